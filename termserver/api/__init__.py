@@ -1,0 +1,51 @@
+"""HTTP API: one blueprint per FHIR resource type. Handlers parse, guard, call one service and render."""
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from flask import request
+
+from termserver.errors import InvalidRequest, UnsupportedRequest
+from termserver.fhir.params import OperationParams
+
+
+def operation_params() -> OperationParams:
+    """The operation's inputs from the query string (GET) or a Parameters body (POST).
+
+    :raises InvalidRequest: on a malformed body or an unsupported media type.
+    """
+    if request.method == "GET":
+        return OperationParams.from_query(request.args.to_dict(flat=False))
+    content_type = (request.mimetype or "").lower()
+    if content_type == "application/x-www-form-urlencoded":
+        merged = request.args.to_dict(flat=False)
+        for key, values in request.form.to_dict(flat=False).items():
+            merged.setdefault(key, []).extend(values)
+        return OperationParams.from_query(merged)
+    if content_type and not content_type.endswith("json"):
+        raise UnsupportedRequest(f"Content-Type '{content_type}' is not supported; send application/fhir+json")
+    raw = request.get_data(cache=True, as_text=True)
+    if not raw.strip():
+        return OperationParams.from_query(request.args.to_dict(flat=False))
+    try:
+        body = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise InvalidRequest(f"Malformed JSON in request body: {exc.msg} at line {exc.lineno} column "
+                             f"{exc.colno}") from exc
+    params = OperationParams.from_parameters(body)
+    # query parameters on a POST still count (e.g. POST /ValueSet/$expand?url=...)
+    for key, values in request.args.to_dict(flat=False).items():
+        params.values.setdefault(key, values)
+    return params
+
+
+def json_body() -> Any:
+    """The request body as JSON.
+
+    :raises InvalidRequest: when it is not JSON.
+    """
+    try:
+        return json.loads(request.get_data(as_text=True))
+    except json.JSONDecodeError as exc:
+        raise InvalidRequest(f"Malformed JSON in request body: {exc.msg} at line {exc.lineno}") from exc

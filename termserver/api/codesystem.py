@@ -1,0 +1,131 @@
+"""CodeSystem: ``$lookup``, ``$validate-code``, ``$subsumes``, read and search."""
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, request
+
+from termserver.api import operation_params
+from termserver.app import context, fhir_response
+from termserver.errors import InvalidRequest
+from termserver.fhir import render
+from termserver.fhir.params import OperationParams
+from termserver.services import codesystems, resources
+from termserver.services.catalog import Context
+from termserver.services.results import Coding
+
+bp = Blueprint("codesystem", __name__, url_prefix="/fhir/CodeSystem")
+METHODS = ["GET", "POST"]
+
+
+def _instance_url(ctx: Context, resource_id: str | None) -> str | None:
+    return resources.find_by_id(ctx, "CodeSystem", resource_id).url if resource_id else None
+
+
+def _system_and_code(params: OperationParams, instance_url: str | None, what: str) -> Coding:
+    coding = params.coding("coding")
+    code, system = params.str("code"), params.str("system") or instance_url
+    if coding is not None and code is not None:
+        raise InvalidRequest(f"{what}: give either 'code' (with 'system') or 'coding', not both")
+    if coding is not None:
+        if instance_url and coding.system and coding.system != instance_url:
+            raise InvalidRequest(f"{what}: coding.system '{coding.system}' is not this CodeSystem '{instance_url}'")
+        coding.system = coding.system or system
+        coding.version = coding.version or params.str("version")
+        return coding
+    if not code:
+        raise InvalidRequest(f"{what}: parameter 'code' (with 'system') or 'coding' is required")
+    if not system:
+        raise InvalidRequest(f"{what}: parameter 'system' is required with 'code'")
+    return Coding(system, code, params.str("display"), params.str("version"))
+
+
+@bp.route("/$lookup", methods=METHODS)
+@bp.route("/<resource_id>/$lookup", methods=METHODS)
+def lookup(resource_id: str | None = None) -> Any:
+    ctx, params = context(), operation_params()
+    coding = _system_and_code(params, _instance_url(ctx, resource_id), "$lookup")
+    properties = tuple(p for value in params.all("property") for p in str(value).split(","))
+    result = codesystems.lookup_code(ctx, codesystems.LookupRequest(
+        coding.system or "", coding.code or "", coding.version,
+        params.str("displayLanguage") or request.headers.get("Accept-Language"), properties))
+    return fhir_response(render.lookup_parameters(result))
+
+
+@bp.route("/$validate-code", methods=METHODS)
+@bp.route("/<resource_id>/$validate-code", methods=METHODS)
+def validate_code(resource_id: str | None = None) -> Any:
+    ctx, params = context(), operation_params()
+    instance_url = _instance_url(ctx, resource_id) or params.str("url")
+    language = params.str("displayLanguage")
+    concept = params.codeable_concept("codeableConcept")
+    if concept is not None:
+        codings = concept.get("coding") or []
+        if not codings:
+            raise InvalidRequest("$validate-code: codeableConcept has no coding")
+        results = [codesystems.validate_coding(ctx, _coding(c, instance_url), display_language=language,
+                                               path=f"CodeableConcept.coding[{i}]") for i, c in enumerate(codings)]
+        result = next((r for r in results if r.result), results[0])
+        result.codeable_concept = concept
+        if not result.result:
+            result.issues = [i for r in results for i in r.issues]
+        return fhir_response(render.validation_parameters(result))
+    if params.has("coding"):
+        coding = _system_and_code(params, instance_url, "$validate-code")
+        path = "Coding"
+    else:
+        coding = Coding(params.str("system") or instance_url, params.str("code"), params.str("display"),
+                        params.str("version"))
+        if not coding.code:
+            raise InvalidRequest("$validate-code: parameter 'code', 'coding' or 'codeableConcept' is required")
+        path = ""
+    result = codesystems.validate_coding(ctx, coding, display_language=language, path=path)
+    return fhir_response(render.validation_parameters(result))
+
+
+def _coding(value: Any, default_system: str | None) -> Coding:
+    from termserver.fhir.params import coding_from_json
+
+    if not isinstance(value, dict):
+        raise InvalidRequest("codeableConcept.coding entries must be Codings")
+    coding = coding_from_json(value, "codeableConcept.coding")
+    coding.system = coding.system or default_system
+    return coding
+
+
+@bp.route("/$subsumes", methods=METHODS)
+@bp.route("/<resource_id>/$subsumes", methods=METHODS)
+def subsumes(resource_id: str | None = None) -> Any:
+    ctx, params = context(), operation_params()
+    system = params.str("system") or _instance_url(ctx, resource_id)
+    coding_a, coding_b = params.coding("codingA"), params.coding("codingB")
+    code_a = coding_a.code if coding_a else params.str("codeA")
+    code_b = coding_b.code if coding_b else params.str("codeB")
+    if coding_a or coding_b:
+        codesystems.check_same_system(coding_a.system if coding_a else None,
+                                      coding_b.system if coding_b else None, ctx)
+        system = system or (coding_a.system if coding_a else None) or (coding_b.system if coding_b else None)
+    if not code_a or not code_b:
+        raise InvalidRequest("$subsumes needs codeA and codeB (or codingA and codingB)")
+    if not system:
+        raise InvalidRequest("$subsumes needs 'system' (or codings with a system)")
+    result = codesystems.subsumes(ctx, system, code_a, code_b, params.str("version"))
+    return fhir_response(render.subsumes_parameters(result))
+
+
+@bp.get("")
+def search() -> Any:
+    ctx = context()
+    rows = resources.search(ctx, "CodeSystem", request.args.get("url"), request.args.get("version"),
+                            request.args.get("name"), request.args.get("title"))
+    return fhir_response(resources.bundle((resources.code_system_json(ctx, r, full=False) for r in rows),
+                                          request.url_root.rstrip("/") + "/fhir"))
+
+
+@bp.get("/<resource_id>")
+def read(resource_id: str) -> Any:
+    ctx = context()
+    row = resources.find_by_id(ctx, "CodeSystem", resource_id)
+    summary = request.args.get("_summary")
+    full = True if summary == "false" else False if summary == "true" else None
+    return fhir_response(resources.code_system_json(ctx, row, full))

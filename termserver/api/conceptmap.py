@@ -1,0 +1,62 @@
+"""ConceptMap: ``$translate``, read and search."""
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, request
+
+from termserver.api import operation_params
+from termserver.app import context, fhir_response
+from termserver.errors import InvalidRequest
+from termserver.fhir import render
+from termserver.services import conceptmaps, resources
+
+bp = Blueprint("conceptmap", __name__, url_prefix="/fhir/ConceptMap")
+METHODS = ["GET", "POST"]
+
+
+@bp.route("/$translate", methods=METHODS)
+@bp.route("/<resource_id>/$translate", methods=METHODS)
+def translate(resource_id: str | None = None) -> Any:
+    ctx, params = context(), operation_params()
+    url = params.str("url")
+    if resource_id:
+        row = resources.find_by_id(ctx, "ConceptMap", resource_id)
+        url = f"{row.url}|{row.version}" if row.version else row.url
+    coding = params.coding("coding")
+    concept = params.codeable_concept("codeableConcept")
+    if concept is not None:
+        codings = concept.get("coding") or []
+        if not codings or not isinstance(codings[0], dict):
+            raise InvalidRequest("$translate: codeableConcept has no coding")
+        first = codings[0]
+        system, code, version = first.get("system"), first.get("code"), first.get("version")
+    elif coding is not None:
+        system, code, version = coding.system, coding.code, coding.version
+    else:
+        system, code, version = params.str("system"), params.str("code"), params.str("version")
+    if not system or not code:
+        raise InvalidRequest("$translate needs 'system' and 'code', or 'coding', or 'codeableConcept'")
+    result = conceptmaps.translate_code(ctx, conceptmaps.TranslateRequest(
+        system=system, code=code, version=version, url=url, map_version=params.str("conceptMapVersion"),
+        source_scope=params.str("source"), target_scope=params.str("target"),
+        target_system=params.str("targetsystem") or params.str("targetSystem"), reverse=params.bool("reverse")))
+    return fhir_response(render.translate_parameters(result))
+
+
+@bp.get("")
+def search() -> Any:
+    ctx = context()
+    rows = resources.search(ctx, "ConceptMap", request.args.get("url"), request.args.get("version"),
+                            request.args.get("name"), request.args.get("title"))
+    return fhir_response(resources.bundle((resources.concept_map_json(ctx, r, full=False) for r in rows),
+                                          request.url_root.rstrip("/") + "/fhir"))
+
+
+@bp.get("/<resource_id>")
+def read(resource_id: str) -> Any:
+    ctx = context()
+    summary = request.args.get("_summary")
+    full = True if summary == "false" else False if summary == "true" else None
+    return fhir_response(resources.concept_map_json(ctx, resources.find_by_id(ctx, "ConceptMap", resource_id),
+                                                    full))

@@ -1,0 +1,106 @@
+"""``GET /fhir/metadata``: the CapabilityStatement, or TerminologyCapabilities with ``?mode=terminology``."""
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, request
+
+from termserver import __version__
+from termserver.app import context, fhir_response
+from termserver.errors import InvalidRequest
+from termserver.services import resources
+from termserver.services.valuesets import now_iso
+
+bp = Blueprint("metadata", __name__, url_prefix="/fhir")
+
+OPERATIONS = {
+    "CodeSystem": [("lookup", "CodeSystem-lookup"), ("validate-code", "CodeSystem-validate-code"),
+                   ("subsumes", "CodeSystem-subsumes")],
+    "ValueSet": [("expand", "ValueSet-expand"), ("validate-code", "ValueSet-validate-code")],
+    "ConceptMap": [("translate", "ConceptMap-translate")],
+}
+
+
+@bp.get("/metadata")
+def metadata() -> Any:
+    mode = request.args.get("mode", "full")
+    if mode == "terminology":
+        return fhir_response(_terminology_capabilities())
+    if mode not in ("full", "normative"):
+        raise InvalidRequest(f"mode '{mode}' is not supported; use 'full' or 'terminology'")
+    base = request.url_root.rstrip("/") + "/fhir"
+    rest_resources = []
+    for kind, operations in OPERATIONS.items():
+        rest_resources.append({
+            "type": kind,
+            "interaction": [{"code": "read"}, {"code": "search-type"}],
+            "searchParam": [{"name": n, "type": t} for n, t in
+                            (("url", "uri"), ("version", "token"), ("name", "string"), ("title", "string"))],
+            "operation": [{"name": name, "definition": f"http://hl7.org/fhir/OperationDefinition/{definition}"}
+                          for name, definition in operations],
+        })
+    statement = {
+        "resourceType": "CapabilityStatement",
+        "id": "termserver",
+        "url": f"{base}/metadata",
+        "version": __version__,
+        "name": "TermserverCapabilityStatement",
+        "title": "termserver: terminology server for Danish general practice",
+        "status": "active",
+        "date": now_iso(),
+        "publisher": "termserver",
+        "kind": "instance",
+        "software": {"name": "termserver", "version": __version__},
+        "implementation": {"description": "FHIR R4 terminology server (ICPC-2, SKS, ICD-10, NPU, MCS)",
+                           "url": base},
+        "instantiates": ["http://hl7.org/fhir/CapabilityStatement/terminology-server"],
+        "fhirVersion": "4.0.1",
+        "format": ["application/fhir+json", "json"],
+        "rest": [{"mode": "server", "resource": rest_resources,
+                  "operation": [{"name": "versions", "definition":
+                                 "http://hl7.org/fhir/OperationDefinition/Resource-versions"}]}],
+    }
+    return fhir_response(statement)
+
+
+def _terminology_capabilities() -> dict[str, Any]:
+    ctx = context()
+    systems: dict[str, list[dict[str, Any]]] = {}
+    for row in resources.all_rows(ctx, "CodeSystem"):
+        entry: dict[str, Any] = {"code": row.version} if row.version else {}
+        entry["isDefault"] = False
+        entry["language"] = [row.language] if row.language else []
+        systems.setdefault(row.url, []).append(entry)
+    from termserver.services.catalog import versions_of
+
+    code_systems = []
+    for url, versions in systems.items():
+        newest = versions_of(ctx, url, supplements=True)
+        newest_version = newest[0].version if newest else None
+        for entry in versions:
+            entry["isDefault"] = entry.get("code") == newest_version
+            if not entry["language"]:
+                entry.pop("language")
+        code_systems.append({"uri": url, "version": versions})
+        for alias in ctx.aliases.aliases_of(url):
+            code_systems.append({"uri": alias, "version": [{k: v for k, v in e.items()} for e in versions]})
+    return {
+        "resourceType": "TerminologyCapabilities",
+        "id": "termserver",
+        "name": "TermserverTerminologyCapabilities",
+        "status": "active",
+        "date": now_iso(),
+        "kind": "instance",
+        "software": {"name": "termserver", "version": __version__},
+        "codeSystem": code_systems,
+        "expansion": {"hierarchical": False, "paging": True, "incomplete": False,
+                      "parameter": [{"name": n} for n in ("filter", "count", "offset", "activeOnly",
+                                                          "includeDesignations", "displayLanguage",
+                                                          "system-version", "force-system-version")],
+                      "textFilter": "Words in any order, each matching the start of a word in the display or a "
+                                    "designation; case-insensitive."},
+        "codeSearch": "all",
+        "validateCode": {"translations": True},
+        "translation": {"needsMap": False},
+        "closure": {"translation": False},
+    }

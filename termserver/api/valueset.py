@@ -1,0 +1,102 @@
+"""ValueSet: ``$expand``, ``$validate-code``, read and search."""
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, request
+
+from termserver.api import operation_params
+from termserver.api.codesystem import _coding
+from termserver.app import context, fhir_response
+from termserver.errors import InvalidRequest
+from termserver.fhir import render
+from termserver.fhir.params import OperationParams
+from termserver.services import resources, valuesets
+from termserver.services.catalog import Context
+from termserver.services.results import Coding
+
+bp = Blueprint("valueset", __name__, url_prefix="/fhir/ValueSet")
+METHODS = ["GET", "POST"]
+
+
+def _value_set(ctx: Context, params: OperationParams, resource_id: str | None) -> valuesets.ResolvedValueSet:
+    url, resource = params.str("url"), params.resource("valueSet")
+    if resource_id:
+        row = resources.find_by_id(ctx, "ValueSet", resource_id)
+        url = row.url
+        return valuesets.resolve_value_set(ctx, url, row.version)
+    if url and resource:
+        raise InvalidRequest("Give either 'url' or 'valueSet', not both")
+    return valuesets.resolve_value_set(ctx, url, params.str("valueSetVersion"), resource)
+
+
+def _system_versions(params: OperationParams) -> dict[str, str]:
+    pins: dict[str, str] = {}
+    for name in ("system-version", "force-system-version"):
+        for value in params.all(name):
+            system, sep, version = str(value).rpartition("|")
+            if not sep or not system or not version:
+                raise InvalidRequest(f"Parameter '{name}' must look like 'system|version', not '{value}'")
+            pins[system] = version
+    return pins
+
+
+@bp.route("/$expand", methods=METHODS)
+@bp.route("/<resource_id>/$expand", methods=METHODS)
+def expand(resource_id: str | None = None) -> Any:
+    ctx, params = context(), operation_params()
+    vs = _value_set(ctx, params, resource_id)
+    pins = {ctx.aliases.canonical(s): v for s, v in _system_versions(params).items()}
+    expansion_request = valuesets.ExpandRequest(
+        filter=params.str("filter"), count=params.int("count"), offset=params.int("offset") or 0,
+        active_only=params.bool("activeOnly"), include_designations=params.bool("includeDesignations"),
+        display_language=params.str("displayLanguage") or request.headers.get("Accept-Language"),
+        exclude_not_selectable=params.bool("excludeNotForUI") or params.bool("excludeNotSelectable"),
+        system_versions=pins)
+    return fhir_response(render.expansion_value_set(valuesets.expand_value_set(ctx, vs, expansion_request)))
+
+
+@bp.route("/$validate-code", methods=METHODS)
+@bp.route("/<resource_id>/$validate-code", methods=METHODS)
+def validate_code(resource_id: str | None = None) -> Any:
+    ctx, params = context(), operation_params()
+    vs = _value_set(ctx, params, resource_id)
+    concept = params.codeable_concept("codeableConcept")
+    codings: list[tuple[Coding, str]]
+    if concept is not None:
+        codings = [(_coding(c, None), f"CodeableConcept.coding[{i}]")
+                   for i, c in enumerate(concept.get("coding") or [])]
+        if not codings:
+            raise InvalidRequest("$validate-code: codeableConcept has no coding")
+    elif params.has("coding"):
+        coding = params.coding("coding")
+        assert coding is not None
+        coding.version = coding.version or params.str("systemVersion")
+        codings = [(coding, "Coding")]
+    else:
+        code = params.str("code")
+        if not code:
+            raise InvalidRequest("$validate-code: parameter 'code' (with 'system'), 'coding' or 'codeableConcept' "
+                                 "is required")
+        system = params.str("system")
+        if not system:
+            raise InvalidRequest("$validate-code: parameter 'system' is required with 'code' on a value set")
+        codings = [(Coding(system, code, params.str("display"), params.str("systemVersion") or
+                           params.str("version")), "")]
+    result = valuesets.validate_in_value_set(ctx, vs, codings, params.str("displayLanguage"),
+                                             codeable_concept=concept)
+    return fhir_response(render.validation_parameters(result))
+
+
+@bp.get("")
+def search() -> Any:
+    ctx = context()
+    rows = resources.search(ctx, "ValueSet", request.args.get("url"), request.args.get("version"),
+                            request.args.get("name"), request.args.get("title"))
+    return fhir_response(resources.bundle((resources.value_set_json(r) for r in rows),
+                                          request.url_root.rstrip("/") + "/fhir"))
+
+
+@bp.get("/<resource_id>")
+def read(resource_id: str) -> Any:
+    return fhir_response(resources.value_set_json(resources.find_by_id(context(), "ValueSet", resource_id)))

@@ -1,0 +1,96 @@
+"""The application factory's body: settings, database, blueprints and the one error handler."""
+from __future__ import annotations
+
+import logging
+from typing import Any, Mapping
+
+from flask import Flask, g, request
+from werkzeug.exceptions import HTTPException
+
+from termserver.config import load_settings
+from termserver.db import create_schema, make_engine, make_session_factory
+from termserver.errors import TermserverError
+from termserver.fhir.render import operation_outcome
+from termserver.services.catalog import Context
+from termserver.services.results import Issue
+from termserver.systems import AliasTable
+
+FHIR_JSON = "application/fhir+json"
+log = logging.getLogger("termserver")
+
+_HTTP_ISSUE = {400: "invalid", 401: "login", 403: "forbidden", 404: "not-found", 405: "not-supported",
+               406: "not-supported", 413: "too-costly", 415: "not-supported"}
+
+
+def build_app(config: Mapping[str, Any] | None = None) -> Flask:
+    settings = load_settings(config)
+    logging.basicConfig(level=settings["LOG_LEVEL"])
+    app = Flask("termserver")
+    app.config["TERMSERVER"] = settings
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    engine = make_engine(settings["DATABASE_URL"])
+    create_schema(engine)
+    app.extensions["termserver.engine"] = engine
+    app.extensions["termserver.sessions"] = make_session_factory(engine)
+    app.extensions["termserver.aliases"] = AliasTable(settings["SYSTEM_ALIASES"])
+
+    from termserver.api import codesystem, conceptmap, metadata, valueset
+
+    for blueprint in (codesystem.bp, valueset.bp, conceptmap.bp, metadata.bp):
+        app.register_blueprint(blueprint)
+
+    @app.teardown_appcontext
+    def close_session(_exc: BaseException | None) -> None:
+        session = g.pop("session", None)
+        if session is not None:
+            session.close()
+
+    @app.errorhandler(TermserverError)
+    def termserver_error(exc: TermserverError) -> Any:
+        issue = Issue("error", exc.issue_code, exc.message, exc.tx_code, [exc.expression] if exc.expression else [])
+        return fhir_response(operation_outcome([issue]), exc.status)
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException) -> Any:
+        status = exc.code or 500
+        if status == 404:
+            text = f"No such endpoint: {request.method} {request.path}"
+        elif status == 405:
+            allowed = ", ".join(sorted(exc.valid_methods or [])) if hasattr(exc, "valid_methods") else ""
+            text = f"Method {request.method} is not allowed on {request.path}" + (
+                f"; use {allowed}" if allowed else "")
+        elif status == 400:
+            text = f"Bad request: {exc.description}"
+        else:
+            text = exc.description or exc.name
+        response = fhir_response(operation_outcome([Issue("error", _HTTP_ISSUE.get(status, "processing"),
+                                                          text)]), status)
+        if status == 405 and getattr(exc, "valid_methods", None):
+            response.headers["Allow"] = ", ".join(exc.valid_methods)
+        return response
+
+    @app.errorhandler(Exception)
+    def unexpected(exc: Exception) -> Any:
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        return fhir_response(operation_outcome([Issue("fatal", "exception",
+                                                      f"Internal error ({type(exc).__name__}); the request was "
+                                                      f"not processed. It has been logged.")]), 500)
+
+    return app
+
+
+def fhir_response(resource: dict[str, Any], status: int = 200) -> Any:
+    from flask import current_app
+
+    response = current_app.response_class(current_app.json.dumps(resource), status=status, mimetype=FHIR_JSON)
+    return response
+
+
+def context() -> Context:
+    """The service context for this request (one session per request)."""
+    from flask import current_app
+
+    if "session" not in g:
+        g.session = current_app.extensions["termserver.sessions"]()
+    return Context(g.session, current_app.extensions["termserver.aliases"], current_app.config["TERMSERVER"])

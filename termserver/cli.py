@@ -1,0 +1,127 @@
+"""``termserver`` command line: load, serve, info."""
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Any, Iterable
+
+import click
+
+from termserver.config import SETTINGS, default_release_dirs, load_settings
+
+
+def _settings(database_url: str | None) -> dict[str, Any]:
+    try:
+        return load_settings({"DATABASE_URL": database_url} if database_url else None)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+@click.group(help="termserver: FHIR terminology server for Danish general practice.")
+@click.version_option(package_name="termserver")
+def main() -> None:
+    pass
+
+
+@main.command(help="Load release files or folders into the store. Default: $TERMSERVER_DATA, else data/releases, "
+                   "else ../shared/data.")
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--database-url", help="Override TERMSERVER_DATABASE_URL.")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def load(paths: tuple[Path, ...], database_url: str | None, quiet: bool) -> None:
+    from tqdm import tqdm
+
+    from loaders.run import load_paths
+    from termserver.db import create_schema, make_engine, make_session_factory
+    from termserver.systems import AliasTable
+
+    settings = _settings(database_url)
+    targets = list(paths)
+    if not targets:
+        targets = [next((d for d in default_release_dirs(settings) if d.is_dir()), default_release_dirs(settings)[0])]
+    engine = make_engine(settings["DATABASE_URL"])
+    create_schema(engine)
+
+    def progress(items: Iterable[Path], what: str) -> Iterable[Path]:
+        items = list(items)
+        return tqdm(items, desc=what, unit="file", disable=quiet or not sys.stderr.isatty(), leave=False)
+
+    click.echo(f"Loading {', '.join(str(t) for t in targets)} into {_redact(settings['DATABASE_URL'])}", err=True)
+    report = load_paths(make_session_factory(engine), targets, AliasTable(settings["SYSTEM_ALIASES"]), progress)
+    for path, reason in report.skipped:
+        click.echo(f"{path}: {reason}", err=True)
+    for warning in report.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    if report.results:
+        click.echo(_table(report))
+    if report.errors:
+        for error in report.errors:
+            click.echo(f"error: {error}", err=True)
+        stored = sum(1 for r in report.results if r.status != "unchanged")
+        click.echo("nothing was changed" if not stored else f"{stored} part(s) stored before the error", err=True)
+        sys.exit(1)
+    click.echo(f"done in {report.seconds:.1f} s")
+
+
+def _redact(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def _table(report: Any) -> str:
+    rows = [("resource", "system / url", "version", "status", "codes", "designations", "map entries", "time")]
+    for r in report.results:
+        rows.append((r.kind, r.title or r.url if len(r.url) > 60 else r.url, r.version or "-", r.status,
+                     str(r.codes) if r.kind == "CodeSystem" else "-",
+                     str(r.designations) if r.kind == "CodeSystem" else "-",
+                     str(r.mappings) if r.kind == "ConceptMap" else "-", f"{r.seconds:.2f}s"))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    lines = ["  ".join(cell.ljust(widths[i]) if i < 4 else cell.rjust(widths[i]) for i, cell in enumerate(row))
+             for row in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+@main.command(help="Serve the FHIR API with gunicorn (the app is preloaded so workers share it).")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8080, show_default=True, type=int)
+@click.option("--workers", default=2, show_default=True, type=int)
+@click.option("--database-url", help="Override TERMSERVER_DATABASE_URL.")
+def serve(host: str, port: int, workers: int, database_url: str | None) -> None:
+    if database_url:
+        os.environ["TERMSERVER_DATABASE_URL"] = database_url
+    _settings(None)  # fail early on bad settings
+    args = [sys.executable, "-m", "gunicorn", "--bind", f"{host}:{port}", "--workers", str(workers),
+            "--preload", "--access-logfile", "-", "termserver.wsgi:app"]
+    os.execv(sys.executable, args)
+
+
+@main.command(help="Show the settings, the database and what is loaded.")
+@click.option("--database-url", help="Override TERMSERVER_DATABASE_URL.")
+def info(database_url: str | None) -> None:
+    from sqlalchemy import func, select
+
+    from termserver.db import create_schema, make_engine, make_session_factory
+    from termserver.models import CodeSystemVersion, ConceptMapVersion, ValueSetVersion
+
+    settings = _settings(database_url)
+    for setting in SETTINGS:
+        value = settings[setting.name]
+        click.echo(f"{setting.env:28} {_redact(value) if setting.name == 'DATABASE_URL' else value}")
+    engine = make_engine(settings["DATABASE_URL"])
+    create_schema(engine)
+    with make_session_factory(engine)() as session:
+        click.echo("\nCode systems:")
+        for row in session.scalars(select(CodeSystemVersion).order_by(CodeSystemVersion.url)):
+            kind = f" (supplement of {row.supplements})" if row.content == "supplement" else ""
+            click.echo(f"  {row.url} | {row.version or '-'}: {row.concept_count} codes{kind}")
+        click.echo("Value sets: " + str(session.scalar(select(func.count()).select_from(ValueSetVersion))))
+        click.echo("Concept maps:")
+        for cmap in session.scalars(select(ConceptMapVersion).order_by(ConceptMapVersion.url)):
+            click.echo(f"  {cmap.url} | {cmap.version or '-'}: {cmap.mapping_count} map entries")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,92 @@
+"""Settings: declared once, in one table, with the environment variable and help text for each.
+
+``create_app()`` applies the defaults, then the environment, then an optional test mapping.
+A test checks that every setting here is documented in the README.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+
+def _path(value: str) -> Path:
+    return Path(value).expanduser()
+
+
+def _int(value: str) -> int:
+    return int(value)
+
+
+def _aliases(value: str) -> dict[str, str]:
+    """Parse ``alias=canonical`` pairs separated by commas or whitespace."""
+    pairs: dict[str, str] = {}
+    for item in value.replace(",", " ").split():
+        alias, sep, canonical = item.partition("=")
+        if not sep or not alias or not canonical:
+            raise ValueError(f"alias entry {item!r} must look like 'alias-uri=canonical-uri'")
+        pairs[alias] = canonical
+    return pairs
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    env: str
+    default: Any
+    convert: Callable[[str], Any]
+    help: str
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("DATA_DIR", "TERMSERVER_DATA_DIR", Path("var"), _path,
+            "Directory for the server's own files; the default SQLite database lives here."),
+    Setting("DATABASE_URL", "TERMSERVER_DATABASE_URL", None, str,
+            "SQLAlchemy database URL. Default: sqlite:///<DATA_DIR>/termserver.sqlite. "
+            "PostgreSQL: postgresql+psycopg://user:pass@host/db."),
+    Setting("RELEASES", "TERMSERVER_DATA", None, _path,
+            "Where `termserver load` looks when given no path. Default: data/releases if it exists, else ../shared/data."),
+    Setting("SYSTEM_ALIASES", "TERMSERVER_SYSTEM_ALIASES", {}, _aliases,
+            "Extra code system URI aliases, 'alias=canonical' pairs separated by commas; added to the built-in table."),
+    Setting("EXPAND_LIMIT", "TERMSERVER_EXPAND_LIMIT", 10000, _int,
+            "Largest $expand answered in one response; bigger expansions must be paged with count/offset."),
+    Setting("DEFAULT_COUNT", "TERMSERVER_DEFAULT_COUNT", 1000, _int,
+            "Page size used by $expand when a filter is given without count."),
+    Setting("LOG_LEVEL", "TERMSERVER_LOG_LEVEL", "INFO", str,
+            "Python logging level for the server and the loaders."),
+)
+
+
+def load_settings(overrides: Mapping[str, Any] | None = None,
+                  environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """Build the settings dict: defaults, then ``TERMSERVER_*`` environment variables, then ``overrides``.
+
+    :raises ValueError: when an environment variable cannot be converted.
+    """
+    environ = os.environ if environ is None else environ
+    settings: dict[str, Any] = {}
+    for setting in SETTINGS:
+        value = setting.default
+        raw = environ.get(setting.env)
+        if raw not in (None, ""):
+            try:
+                value = setting.convert(raw)
+            except ValueError as exc:
+                raise ValueError(f"{setting.env}={raw!r}: {exc}") from exc
+        settings[setting.name] = value
+    if overrides:
+        for key, value in overrides.items():
+            settings[key] = value
+    if not settings["DATABASE_URL"]:
+        data_dir = Path(settings["DATA_DIR"])
+        settings["DATABASE_URL"] = f"sqlite:///{(data_dir / 'termserver.sqlite').resolve()}"
+    return settings
+
+
+def default_release_dirs(settings: Mapping[str, Any]) -> list[Path]:
+    """Candidate release folders for ``termserver load`` without a path, in order of preference."""
+    if settings.get("RELEASES"):
+        return [Path(settings["RELEASES"])]
+    here = Path.cwd()
+    return [here / "data" / "releases", here.parent / "shared" / "data"]

@@ -1,0 +1,1 @@
+"""FHIR wire format: operation parameters in (params.py) and resources out (render.py)."""

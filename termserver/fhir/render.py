@@ -1,0 +1,170 @@
+"""Service results → FHIR R4 JSON: Parameters, ValueSet expansions, OperationOutcome, resource summaries."""
+from __future__ import annotations
+
+from typing import Any
+
+from termserver.services.catalog import DesignationView
+from termserver.services.results import (Expansion, Issue, LookupResult, SubsumesResult, TranslationResult,
+                                         ValidationResult)
+from termserver.services.valuesets import new_identifier, now_iso
+
+TX_ISSUE_TYPE = "http://hl7.org/fhir/tools/CodeSystem/tx-issue-type"
+MESSAGE_ID = "http://hl7.org/fhir/StructureDefinition/operationoutcome-message-id"
+
+
+def _param(name: str, kind: str, value: Any) -> dict[str, Any]:
+    return {"name": name, f"value{kind}": value}
+
+
+def parameters(items: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"resourceType": "Parameters", "parameter": items}
+
+
+def issue_json(issue: Issue) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if issue.message_id:
+        out["extension"] = [{"url": MESSAGE_ID, "valueString": issue.message_id}]
+    out["severity"] = issue.severity
+    out["code"] = issue.code
+    details: dict[str, Any] = {"text": issue.text}
+    if issue.tx_code:
+        details["coding"] = [{"system": TX_ISSUE_TYPE, "code": issue.tx_code}]
+    out["details"] = details
+    if issue.expression:
+        out["location"] = list(issue.expression)
+        out["expression"] = list(issue.expression)
+    return out
+
+
+def operation_outcome(issues: list[Issue]) -> dict[str, Any]:
+    return {"resourceType": "OperationOutcome", "issue": [issue_json(i) for i in issues]}
+
+
+def designation_json(designation: DesignationView) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if designation.language:
+        out["language"] = designation.language
+    if designation.use_code:
+        use = {"system": designation.use_system, "code": designation.use_code}
+        if designation.use_display:
+            use["display"] = designation.use_display
+        out["use"] = {k: v for k, v in use.items() if v}
+    out["value"] = designation.value
+    return out
+
+
+def lookup_parameters(result: LookupResult) -> dict[str, Any]:
+    items = [_param("name", "String", result.name)]
+    if result.version:
+        items.append(_param("version", "String", result.version))
+    if result.display:
+        items.append(_param("display", "String", result.display))
+    items.append(_param("code", "Code", result.code))
+    items.append(_param("system", "Uri", result.system))
+    if result.definition:
+        items.append(_param("definition", "String", result.definition))
+    items.append(_param("abstract", "Boolean", result.abstract))
+    for designation in result.designations:
+        parts = []
+        if designation.language:
+            parts.append(_param("language", "Code", designation.language))
+        if designation.use_code:
+            parts.append({"name": "use", "valueCoding": {k: v for k, v in (
+                ("system", designation.use_system), ("code", designation.use_code),
+                ("display", designation.use_display)) if v}})
+        parts.append(_param("value", "String", designation.value))
+        items.append({"name": "designation", "part": parts})
+    for code, (kind, value), description in result.properties:
+        parts = [_param("code", "Code", code)]
+        kind_name = {"code": "Code", "string": "String", "boolean": "Boolean", "integer": "Integer",
+                     "dateTime": "DateTime", "decimal": "Decimal", "Coding": "Coding"}.get(kind, "String")
+        if kind_name == "Integer":
+            value = int(value)
+        elif kind_name == "Boolean" and isinstance(value, str):
+            value = value == "true"
+        elif kind_name == "Decimal":
+            value = float(value)
+        parts.append(_param("value", kind_name, value))
+        if description:
+            parts.append(_param("description", "String", description))
+        items.append({"name": "property", "part": parts})
+    return parameters(items)
+
+
+def validation_parameters(result: ValidationResult) -> dict[str, Any]:
+    items: list[dict[str, Any]] = []
+    if result.code:
+        items.append(_param("code", "Code", result.code))
+    if result.codeable_concept is not None:
+        items.append({"name": "codeableConcept", "valueCodeableConcept": result.codeable_concept})
+    if result.display:
+        items.append(_param("display", "String", result.display))
+    if result.inactive:
+        items.append(_param("inactive", "Boolean", True))
+    if result.issues:
+        items.append({"name": "issues", "resource": operation_outcome(result.issues)})
+    if result.message:
+        items.append(_param("message", "String", result.message))
+    items.append(_param("result", "Boolean", result.result))
+    if result.status and result.inactive:
+        items.append(_param("status", "Code", result.status))
+    if result.system:
+        items.append(_param("system", "Uri", result.system))
+    if result.version:
+        items.append(_param("version", "String", result.version))
+    return parameters(items)
+
+
+def subsumes_parameters(result: SubsumesResult) -> dict[str, Any]:
+    return parameters([_param("outcome", "Code", result.outcome)])
+
+
+def translate_parameters(result: TranslationResult) -> dict[str, Any]:
+    items = [_param("result", "Boolean", result.result)]
+    if result.message:
+        items.append(_param("message", "String", result.message))
+    for match in result.matches:
+        concept = {k: v for k, v in (("system", match.target.system), ("version", match.target.version),
+                                     ("code", match.target.code), ("display", match.target.display)) if v}
+        parts = [_param("equivalence", "Code", match.equivalence), {"name": "concept", "valueCoding": concept}]
+        if match.source:
+            parts.append(_param("source", "Uri", match.source))
+        if match.comment:
+            parts.append(_param("comment", "String", match.comment))
+        items.append({"name": "match", "part": parts})
+    return parameters(items)
+
+
+def expansion_value_set(expansion: Expansion) -> dict[str, Any]:
+    resource = dict(expansion.resource or {"resourceType": "ValueSet", "status": expansion.status})
+    resource.pop("expansion", None)
+    resource["resourceType"] = "ValueSet"
+    for key, value in (("url", expansion.url), ("version", expansion.version), ("name", expansion.name),
+                       ("title", expansion.title)):
+        if value and key not in resource:
+            resource[key] = value
+    resource.setdefault("status", expansion.status)
+    contains = []
+    for entry in expansion.contains:
+        item: dict[str, Any] = {"system": entry.system}
+        if entry.version:
+            item["version"] = entry.version
+        if entry.abstract:
+            item["abstract"] = True
+        if entry.inactive:
+            item["inactive"] = True
+        item["code"] = entry.code
+        if entry.display:
+            item["display"] = entry.display
+        if entry.designations:
+            item["designation"] = [designation_json(d) for d in entry.designations]
+        contains.append(item)
+    body: dict[str, Any] = {"identifier": new_identifier(), "timestamp": now_iso(), "total": expansion.total}
+    if expansion.offset:
+        body["offset"] = expansion.offset
+    if expansion.parameters:
+        body["parameter"] = [_param(name, kind, value) for name, kind, value in expansion.parameters]
+    if contains:
+        body["contains"] = contains
+    resource["expansion"] = body
+    return resource

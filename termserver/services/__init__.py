@@ -1,0 +1,1 @@
+"""Terminology services: plain functions over a SQLAlchemy session, no Flask."""

@@ -1,0 +1,297 @@
+"""Finding code systems, versions, supplements and concepts in the store.
+
+Every service goes through here, so alias resolution, version choice ("newest is the default"), supplements and
+display-language rules live in one place.
+"""
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any, Iterable
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from termserver.errors import InvalidRequest, NotFound, UnknownCodeSystem
+from termserver.models import CodeSystemVersion, Concept, ConceptParent, ConceptProperty, Designation
+from termserver.systems import AliasTable, known_system
+
+HL7_TERM_MAINT = "http://terminology.hl7.org/CodeSystem/hl7TermMaintInfra"
+DISPLAY_USES = {None, "display", "preferredForLanguage"}
+
+
+@dataclass
+class Context:
+    """What every service call needs: a session, the alias table and the settings."""
+
+    session: Session
+    aliases: AliasTable
+    settings: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class DesignationView:
+    value: str
+    language: str | None = None
+    use_system: str | None = None
+    use_code: str | None = None
+    use_display: str | None = None
+
+
+@dataclass
+class PropertyView:
+    code: str
+    value: str
+    type: str = "string"
+    system: str | None = None
+    display: str | None = None
+
+
+@dataclass
+class ConceptView:
+    """A concept with everything attached to it: designations and properties from its system and supplements."""
+
+    code: str
+    display: str | None
+    definition: str | None
+    active: bool
+    status: str | None
+    not_selectable: bool
+    designations: list[DesignationView] = field(default_factory=list)
+    properties: list[PropertyView] = field(default_factory=list)
+
+
+def _version_sort_key(row: CodeSystemVersion) -> tuple[Any, ...]:
+    parts = tuple(int(p) if p.isdigit() else p for p in re.split(r"[.\-]", row.version or "") if p)
+    return (row.date or "", tuple((0, p) if isinstance(p, int) else (1, p) for p in parts), row.id)
+
+
+def system_label(row: CodeSystemVersion) -> str:
+    """How messages name a code system version: ``'<url>' (<title or name> <version>)``."""
+    name = row.title or row.name or row.url
+    return f"'{row.url}' ({name}{' ' + row.version if row.version else ''})"
+
+
+def versions_of(ctx: Context, url: str, *, supplements: bool = False) -> list[CodeSystemVersion]:
+    """All loaded versions of the system ``url`` (any alias), newest first."""
+    canonical = ctx.aliases.canonical(url)
+    query = select(CodeSystemVersion).where(CodeSystemVersion.url == canonical)
+    if not supplements:
+        query = query.where(CodeSystemVersion.content != "supplement")
+    rows = list(ctx.session.scalars(query))
+    return sorted(rows, key=_version_sort_key, reverse=True)
+
+
+def resolve_system(ctx: Context, url: str, version: str | None = None) -> CodeSystemVersion:
+    """The code system version to use for ``url``: the pinned ``version`` or the newest.
+
+    :raises UnknownCodeSystem: when the system, or that version of it, is not loaded.
+    """
+    if not url:
+        raise InvalidRequest("A code system URI is required")
+    rows = versions_of(ctx, url, supplements=True)
+    if not rows:
+        raise UnknownCodeSystem(f"Code system '{url}' is not known to this server", tx_code="not-found")
+    non_supplements = [r for r in rows if r.content != "supplement"] or rows
+    if not version:
+        return non_supplements[0]
+    for row in rows:
+        if row.version == version:
+            return row
+    matched = [r for r in non_supplements if r.version and version_matches(version, r.version)]
+    if matched:
+        return matched[0]
+    loaded = ", ".join(r.version or "(no version)" for r in non_supplements)
+    raise UnknownCodeSystem(f"Version '{version}' of code system '{url}' is not known; loaded: {loaded}",
+                            tx_code="not-found")
+
+
+def version_matches(pattern: str, version: str) -> bool:
+    """FHIR version wildcards: ``1.x``, ``1.*`` or a prefix ``1.0`` of ``1.0.1`` (semver-ish)."""
+    if pattern == version:
+        return True
+    pattern_parts = pattern.split(".")
+    version_parts = version.split(".")
+    if any(p in ("x", "X", "*") for p in pattern_parts):
+        return len(version_parts) >= len(pattern_parts) and all(
+            p in ("x", "X", "*") or p == v for p, v in zip(pattern_parts, version_parts))
+    return False
+
+
+def supplements_of(ctx: Context, row: CodeSystemVersion) -> list[CodeSystemVersion]:
+    """Loaded supplements of the system ``row`` belongs to (any version; a pinned base version must match)."""
+    rows = ctx.session.scalars(select(CodeSystemVersion).where(CodeSystemVersion.supplements == row.url,
+                                                               CodeSystemVersion.content == "supplement"))
+    return [r for r in rows if not r.supplements_version or not row.version
+            or version_matches(r.supplements_version, row.version) or _loose_version(r.supplements_version,
+                                                                                  row.version)]
+
+
+def _loose_version(pinned: str, actual: str) -> bool:
+    # "2019-covid-expanded" supplements ICD-10 "2019": same edition, WHO's covid update
+    return pinned.split("-")[0] == actual.split("-")[0]
+
+
+def find_concept(ctx: Context, row: CodeSystemVersion, code: str) -> Concept | None:
+    """The concept ``code`` in ``row`` (case-insensitively when the system is not case sensitive)."""
+    concept = ctx.session.scalar(select(Concept).where(Concept.code_system_id == row.id, Concept.code == code))
+    if concept is None and not row.case_sensitive:
+        concept = ctx.session.scalar(select(Concept).where(Concept.code_system_id == row.id,
+                                                           Concept.code_folded == code.casefold()))
+    return concept
+
+
+def find_concept_folded(ctx: Context, row: CodeSystemVersion, code: str) -> Concept | None:
+    """A concept whose code equals ``code`` ignoring case (for hints on case-sensitive systems)."""
+    return ctx.session.scalar(select(Concept).where(Concept.code_system_id == row.id,
+                                                    Concept.code_folded == code.casefold()).limit(1))
+
+
+def concept_view(ctx: Context, row: CodeSystemVersion, concept: Concept) -> ConceptView:
+    """Everything about one concept: its own and its supplements' designations and properties."""
+    view = ConceptView(code=concept.code, display=concept.display, definition=concept.definition,
+                       active=concept.active, status=concept.status, not_selectable=concept.not_selectable)
+    owners = [concept.id]
+    supplement_ids = [s.id for s in supplements_of(ctx, row)] if row.content != "supplement" else []
+    if supplement_ids:
+        owners += list(ctx.session.scalars(select(Concept.id).where(Concept.code_system_id.in_(supplement_ids),
+                                                                    Concept.code == concept.code)))
+    for d in ctx.session.scalars(select(Designation).where(Designation.concept_id.in_(owners))
+                                 .order_by(Designation.concept_id != concept.id, Designation.id)):
+        view.designations.append(DesignationView(d.value, d.language, d.use_system, d.use_code, d.use_display))
+    for p in ctx.session.scalars(select(ConceptProperty).where(ConceptProperty.concept_id.in_(owners))
+                                 .order_by(ConceptProperty.concept_id != concept.id, ConceptProperty.id)):
+        view.properties.append(PropertyView(p.code, p.value, p.type, p.value_system, p.value_display))
+    return view
+
+
+def supplement_designations(ctx: Context, row: CodeSystemVersion,
+                            codes: Iterable[str] | None = None) -> dict[str, list[DesignationView]]:
+    """Designations from ``row``'s supplements, by code (all codes when ``codes`` is None)."""
+    supplement_ids = [s.id for s in supplements_of(ctx, row)]
+    result: dict[str, list[DesignationView]] = defaultdict(list)
+    if not supplement_ids:
+        return result
+    query = (select(Concept.code, Designation).join(Designation, Designation.concept_id == Concept.id)
+             .where(Concept.code_system_id.in_(supplement_ids)))
+    code_list = list(codes) if codes is not None else None
+    batches = [code_list[i:i + 900] for i in range(0, len(code_list), 900)] if code_list is not None else [None]
+    for batch in batches:
+        batch_query = query if batch is None else query.where(Concept.code.in_(batch))
+        for code, d in ctx.session.execute(batch_query.order_by(Designation.id)):
+            result[code].append(DesignationView(d.value, d.language, d.use_system, d.use_code, d.use_display))
+    return result
+
+
+def own_designations(ctx: Context, concept_ids: list[int]) -> dict[int, list[DesignationView]]:
+    """Designations stored on the given concept rows, by concept id."""
+    result: dict[int, list[DesignationView]] = defaultdict(list)
+    for i in range(0, len(concept_ids), 900):
+        for d in ctx.session.scalars(select(Designation).where(Designation.concept_id.in_(concept_ids[i:i + 900]))
+                                     .order_by(Designation.id)):
+            result[d.concept_id].append(DesignationView(d.value, d.language, d.use_system, d.use_code,
+                                                        d.use_display))
+    return result
+
+
+def parents_of(ctx: Context, row: CodeSystemVersion, code: str) -> list[str]:
+    return list(ctx.session.scalars(select(ConceptParent.parent_code).where(
+        ConceptParent.code_system_id == row.id, ConceptParent.child_code == code).order_by(ConceptParent.id)))
+
+
+def children_of(ctx: Context, row: CodeSystemVersion, code: str) -> list[str]:
+    return list(ctx.session.scalars(select(ConceptParent.child_code).where(
+        ConceptParent.code_system_id == row.id, ConceptParent.parent_code == code).order_by(ConceptParent.id)))
+
+
+def hierarchy(ctx: Context, row: CodeSystemVersion) -> dict[str, list[str]]:
+    """parent code → child codes for the whole version."""
+    children: dict[str, list[str]] = defaultdict(list)
+    for child, parent in ctx.session.execute(select(ConceptParent.child_code, ConceptParent.parent_code).where(
+            ConceptParent.code_system_id == row.id).order_by(ConceptParent.id)):
+        children[parent].append(child)
+    return children
+
+
+def descendants(ctx: Context, row: CodeSystemVersion, code: str) -> set[str]:
+    """Every code below ``code`` (not including it)."""
+    children = hierarchy(ctx, row)
+    found: set[str] = set()
+    stack = list(children.get(code, []))
+    while stack:
+        current = stack.pop()
+        if current not in found:
+            found.add(current)
+            stack.extend(children.get(current, []))
+    return found
+
+
+def ancestors(ctx: Context, row: CodeSystemVersion, code: str) -> set[str]:
+    """Every code above ``code``."""
+    found: set[str] = set()
+    stack = parents_of(ctx, row, code)
+    while stack:
+        current = stack.pop()
+        if current not in found:
+            found.add(current)
+            stack.extend(parents_of(ctx, row, current))
+    return found
+
+
+def displays_for(ctx: Context, row: CodeSystemVersion, codes: list[str]) -> dict[str, str | None]:
+    """The stored display of each code (for parent/child listings)."""
+    result: dict[str, str | None] = {}
+    for i in range(0, len(codes), 900):
+        for code, display in ctx.session.execute(select(Concept.code, Concept.display).where(
+                Concept.code_system_id == row.id, Concept.code.in_(codes[i:i + 900]))):
+            result[code] = display
+    return result
+
+
+def parse_language(value: str | None) -> str | None:
+    """The first language of a ``displayLanguage`` value or Accept-Language header (``da-DK,da;q=0.9`` → ``da-DK``)."""
+    if not value:
+        return None
+    first = value.split(",")[0].split(";")[0].strip()
+    return first or None
+
+
+def language_matches(wanted: str, actual: str | None) -> bool:
+    if not actual:
+        return False
+    wanted, actual = wanted.lower(), actual.lower()
+    return actual == wanted or actual.startswith(wanted + "-") or wanted.startswith(actual + "-")
+
+
+def default_language(row: CodeSystemVersion) -> str | None:
+    """The language a Danish GP is shown for this system when no displayLanguage is asked for."""
+    known = known_system(row.url)
+    return known.display_language if known else None
+
+
+def preferred_display(row: CodeSystemVersion, display: str | None, designations: list[DesignationView],
+                      language: str | None) -> str | None:
+    """The display to show: a designation in ``language`` (or the system's default language) used as a display,
+    else the stored display."""
+    wanted = language or default_language(row)
+    if wanted and not (row.language and language_matches(wanted, row.language) and display):
+        for designation in designations:
+            if language_matches(wanted, designation.language) and designation.use_code in DISPLAY_USES:
+                return designation.value
+    return display
+
+
+def count_concepts(ctx: Context, row: CodeSystemVersion) -> int:
+    return ctx.session.scalar(select(func.count()).select_from(Concept).where(Concept.code_system_id == row.id)) or 0
+
+
+def require_concept(ctx: Context, row: CodeSystemVersion, code: str) -> Concept:
+    """The concept or a NotFound naming code and system.
+
+    :raises NotFound: when the code is not in the system.
+    """
+    concept = find_concept(ctx, row, code)
+    if concept is None:
+        raise NotFound(f"Code '{code}' not found in code system {system_label(row)}", tx_code="invalid-code")
+    return concept

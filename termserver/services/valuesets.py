@@ -1,0 +1,424 @@
+"""ValueSet operations: resolving value sets (stored, implicit ``<system>?fhir_vs``, or sent in the request),
+``$expand`` with a simple text filter, and ``$validate-code``.
+
+Compose evaluation supports include/exclude of whole systems, concept lists, ``valueSet`` imports and the filters
+``=``, ``is-a``, ``descendent-of``, ``is-not-a``, ``generalizes``, ``in``, ``not-in``, ``regex`` and ``exists``.
+"""
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+from sqlalchemy import select
+
+from termserver.errors import InvalidRequest, NotFound, TooCostly, UnsupportedRequest
+from termserver.models import CodeSystemVersion, Concept, ConceptProperty, ValueSetVersion
+from termserver.services import catalog
+from termserver.services.catalog import Context, DesignationView
+from termserver.services.codesystems import validate_coding
+from termserver.services.results import Coding, Expansion, ExpansionEntry, Issue, ValidationResult
+from termserver.text import fold
+
+IMPLICIT = "?fhir_vs"
+
+
+@dataclass
+class ResolvedValueSet:
+    url: str | None
+    version: str | None
+    name: str | None
+    title: str | None
+    status: str
+    compose: dict[str, Any]
+    resource: dict[str, Any] | None = None
+
+
+@dataclass
+class ExpandRequest:
+    filter: str | None = None
+    count: int | None = None
+    offset: int = 0
+    active_only: bool = False
+    include_designations: bool = False
+    display_language: str | None = None
+    exclude_not_selectable: bool = False
+    system_versions: dict[str, str] = field(default_factory=dict)  # system-version / force-system-version
+
+
+def resolve_value_set(ctx: Context, url: str | None, version: str | None = None,
+                      resource: dict[str, Any] | None = None) -> ResolvedValueSet:
+    """The value set to work on: sent in the request, implicit (``<system>?fhir_vs``) or stored.
+
+    :raises NotFound: when ``url`` names no loaded value set or system.
+    :raises InvalidRequest: when neither url nor valueSet is given.
+    """
+    if resource is not None:
+        if resource.get("resourceType") != "ValueSet":
+            raise InvalidRequest("Parameter 'valueSet' must be a ValueSet resource")
+        return ResolvedValueSet(resource.get("url"), resource.get("version"), resource.get("name"),
+                                resource.get("title"), resource.get("status", "active"),
+                                resource.get("compose") or {}, resource)
+    if not url:
+        raise InvalidRequest("Either 'url' or 'valueSet' is required")
+    url, _, pipe_version = url.partition("|")
+    version = version or pipe_version or None
+    if IMPLICIT in url:
+        system, _, rest = url.partition(IMPLICIT)
+        row = catalog.resolve_system(ctx, system, version)
+        include: dict[str, Any] = {"system": system}
+        if rest.startswith("=isa/"):
+            include["filter"] = [{"property": "concept", "op": "is-a", "value": rest[len("=isa/"):]}]
+        elif rest:
+            raise UnsupportedRequest(f"Implicit value set form '{IMPLICIT}{rest}' is not supported; "
+                                     f"use '{IMPLICIT}' or '{IMPLICIT}=isa/<code>'")
+        if version:
+            include["version"] = version
+        title = f"All codes of {row.title or row.name or row.url}"
+        return ResolvedValueSet(url, row.version, None, title, "active", {"include": [include]})
+    query = select(ValueSetVersion).where(ValueSetVersion.url == url)
+    rows = list(ctx.session.scalars(query))
+    if version:
+        rows = [r for r in rows if r.version == version or (r.version and catalog.version_matches(version,
+                                                                                                 r.version))]
+    if not rows:
+        known = catalog.versions_of(ctx, url)
+        if known:  # a code system URL used as a value set: its implicit value set
+            return resolve_value_set(ctx, url + IMPLICIT, version)
+        raise NotFound(f"Value set '{url}{'|' + version if version else ''}' is not known to this server",
+                       tx_code="not-found")
+    row = sorted(rows, key=lambda r: (r.date or "", r.version or "", r.id), reverse=True)[0]
+    resource = {"resourceType": "ValueSet", "url": row.url, **({"version": row.version} if row.version else {}),
+                **({"name": row.name} if row.name else {}), **({"title": row.title} if row.title else {}),
+                "status": row.status, **(row.extra or {})}
+    if row.compose:
+        resource["compose"] = row.compose
+    compose = row.compose or _compose_from_expansion(row.expansion)
+    return ResolvedValueSet(row.url, row.version, row.name, row.title, row.status, compose, resource)
+
+
+def _compose_from_expansion(expansion: dict[str, Any] | None) -> dict[str, Any]:
+    by_system: dict[tuple[str, str | None], list[dict[str, Any]]] = {}
+    for item in (expansion or {}).get("contains", []):
+        by_system.setdefault((item["system"], item.get("version")), []).append(
+            {"code": item["code"], **({"display": item["display"]} if item.get("display") else {})})
+    return {"include": [{"system": s, **({"version": v} if v else {}), "concept": c}
+                        for (s, v), c in by_system.items()]}
+
+
+@dataclass
+class _Row:
+    system: str
+    version: str | None
+    code: str
+    display: str | None
+    active: bool
+    abstract: bool
+    sort: tuple[int, int]
+    texts: list[str] = field(default_factory=list)  # folded display + designations, for the text filter
+    designations: list[DesignationView] = field(default_factory=list)
+
+
+class _Evaluator:
+    """Evaluates a compose into an ordered dict (system, code) → _Row."""
+
+    def __init__(self, ctx: Context, request: ExpandRequest) -> None:
+        self.ctx = ctx
+        self.request = request
+        self.used_systems: dict[str, str | None] = {}
+        self.warnings: list[str] = []
+        self._stack: list[str] = []
+
+    def evaluate(self, vs: ResolvedValueSet) -> dict[tuple[str, str], _Row]:
+        key = f"{vs.url}|{vs.version}"
+        if key in self._stack:
+            raise InvalidRequest(f"Value set '{vs.url}' includes itself (cycle through {' → '.join(self._stack)})")
+        self._stack.append(key)
+        try:
+            result: dict[tuple[str, str], _Row] = {}
+            includes = vs.compose.get("include") or []
+            if not includes:
+                raise InvalidRequest(f"Value set '{vs.url or '(in request)'}' has no compose.include to expand")
+            for index, include in enumerate(includes):
+                for k, row in self._include(include, f"ValueSet.compose.include[{index}]").items():
+                    result.setdefault(k, row)
+            for index, exclude in enumerate(vs.compose.get("exclude") or []):
+                for k in self._include(exclude, f"ValueSet.compose.exclude[{index}]"):
+                    result.pop(k, None)
+            inactive_ok = vs.compose.get("inactive", True)
+            if inactive_ok is False:
+                result = {k: r for k, r in result.items() if r.active}
+            return result
+        finally:
+            self._stack.pop()
+
+    def _include(self, include: dict[str, Any], path: str) -> dict[tuple[str, str], _Row]:
+        sets: list[dict[tuple[str, str], _Row]] = []
+        for ref in include.get("valueSet") or []:
+            url, _, version = ref.partition("|")
+            sets.append(self.evaluate(resolve_value_set(self.ctx, url, version or None)))
+        system = include.get("system")
+        if system:
+            sets.append(self._system_part(include, path))
+        elif not sets:
+            raise InvalidRequest(f"{path} has neither system nor valueSet")
+        result = sets[0]
+        for other in sets[1:]:
+            result = {k: v for k, v in result.items() if k in other}
+        return result
+
+    def _system_part(self, include: dict[str, Any], path: str) -> dict[tuple[str, str], _Row]:
+        system = include["system"]
+        version = include.get("version") or self.request.system_versions.get(self.ctx.aliases.canonical(system))
+        row = catalog.resolve_system(self.ctx, system, version)
+        self.used_systems[row.url] = row.version
+        concepts = include.get("concept")
+        filters = include.get("filter") or []
+        codes: set[str] | None = None
+        if concepts:
+            codes = {c["code"] for c in concepts}
+        for index, flt in enumerate(filters):
+            matched = self._filter(row, flt, f"{path}.filter[{index}]")
+            codes = matched if codes is None else codes & matched
+        rows = self._load(row, system, codes)
+        if concepts:
+            listed = {c["code"]: c for c in concepts}
+            for key, item in list(rows.items()):
+                display = listed.get(item.code, {}).get("display")
+                if display:
+                    item.display = display
+            missing = [c for c in listed if (system, c) not in rows]
+            for code in missing:
+                self.warnings.append(f"Code '{code}' in {path} is not in {catalog.system_label(row)}")
+            order = {c: i for i, c in enumerate(listed)}
+            rows = dict(sorted(rows.items(), key=lambda kv: order.get(kv[1].code, 0)))
+        return rows
+
+    def _load(self, row: CodeSystemVersion, system: str, codes: set[str] | None) -> dict[tuple[str, str], _Row]:
+        query = select(Concept.id, Concept.code, Concept.display, Concept.active, Concept.not_selectable,
+                       Concept.sort_order, Concept.search_text).where(Concept.code_system_id == row.id)
+        records: list[Any] = []
+        if codes is None:
+            records = list(self.ctx.session.execute(query.order_by(Concept.sort_order)))
+        else:
+            code_list = sorted(codes)
+            for i in range(0, len(code_list), 900):
+                records += list(self.ctx.session.execute(query.where(Concept.code.in_(code_list[i:i + 900]))))
+            records.sort(key=lambda r: r.sort_order)
+        supplement = catalog.supplement_designations(self.ctx, row, None if codes is None else
+                                                     [r.code for r in records])
+        own = catalog.own_designations(self.ctx, [r.id for r in records]) if self._needs_designations(row) else {}
+        language = catalog.parse_language(self.request.display_language)
+        out: dict[tuple[str, str], _Row] = {}
+        for r in records:
+            designations = own.get(r.id, []) + supplement.get(r.code, [])
+            display = catalog.preferred_display(row, r.display, designations, language)
+            texts = [fold(display)] + [t for t in r.search_text.split(" | ") if t] + \
+                [fold(d.value) for d in supplement.get(r.code, [])]
+            out[(system, r.code)] = _Row(system, row.version, r.code, display, r.active, r.not_selectable,
+                                         (0, r.sort_order), texts, designations)
+        return out
+
+    def _needs_designations(self, row: CodeSystemVersion) -> bool:
+        return bool(self.request.include_designations or self.request.display_language
+                    or catalog.default_language(row))
+
+    def _filter(self, row: CodeSystemVersion, flt: dict[str, Any], path: str) -> set[str]:
+        prop, op, value = flt.get("property"), flt.get("op"), flt.get("value")
+        if not prop or not op or value is None:
+            raise InvalidRequest(f"{path} needs property, op and value")
+        ctx = self.ctx
+        if prop in ("concept", "code") and op in ("is-a", "descendent-of", "is-not-a", "generalizes"):
+            if op == "generalizes":
+                return catalog.ancestors(ctx, row, value) | {value}
+            below = catalog.descendants(ctx, row, value)
+            if op == "is-a":
+                return below | ({value} if catalog.find_concept(ctx, row, value) else set())
+            if op == "descendent-of":
+                return below
+            return self._all_codes(row) - below - {value}
+        if prop in ("concept", "code") and op in ("in", "not-in", "="):
+            listed = {v.strip() for v in value.split(",")}
+            return listed & self._all_codes(row) if op != "not-in" else self._all_codes(row) - listed
+        if op == "regex":
+            try:
+                pattern = re.compile(value)
+            except re.error as exc:
+                raise InvalidRequest(f"{path}: invalid regex '{value}': {exc}") from exc
+            return {code for code, text in self._property_values(row, prop) if text is not None
+                    and pattern.fullmatch(text)}
+        if op in ("=", "in", "not-in", "exists"):
+            values = self._property_values(row, prop)
+            if op == "exists":
+                have = {code for code, v in values if v is not None}
+                return have if value == "true" else self._all_codes(row) - have
+            wanted = {v.strip() for v in value.split(",")} if op != "=" else {value}
+            hits = {code for code, v in values if v in wanted}
+            return hits if op != "not-in" else self._all_codes(row) - hits
+        raise UnsupportedRequest(f"{path}: filter operator '{op}' on property '{prop}' is not supported")
+
+    def _all_codes(self, row: CodeSystemVersion) -> set[str]:
+        return set(self.ctx.session.scalars(select(Concept.code).where(Concept.code_system_id == row.id)))
+
+    def _property_values(self, row: CodeSystemVersion, prop: str) -> list[tuple[str, str | None]]:
+        session = self.ctx.session
+        base = select(Concept.code, Concept.display, Concept.active, Concept.not_selectable, Concept.status).where(
+            Concept.code_system_id == row.id)
+        if prop in ("code", "concept"):
+            return [(c, c) for c in session.scalars(select(Concept.code).where(Concept.code_system_id == row.id))]
+        if prop == "display":
+            return [(r.code, r.display) for r in session.execute(base)]
+        if prop == "inactive":
+            return [(r.code, "false" if r.active else "true") for r in session.execute(base)]
+        if prop == "notSelectable":
+            return [(r.code, "true" if r.not_selectable else "false") for r in session.execute(base)]
+        if prop in ("parent", "child"):
+            children = catalog.hierarchy(self.ctx, row)
+            pairs = [(child, parent) for parent, kids in children.items() for child in kids]
+            return pairs if prop == "parent" else [(p, c) for c, p in pairs]
+        query = select(Concept.code, ConceptProperty.value).join(
+            ConceptProperty, ConceptProperty.concept_id == Concept.id).where(
+            Concept.code_system_id == row.id, ConceptProperty.code == prop)
+        values = [(c, v) for c, v in session.execute(query)]
+        if prop == "status":
+            values += [(r.code, r.status) for r in session.execute(base) if r.status]
+        return values
+
+
+def _match_rank(row: _Row, words: list[str], phrase: str) -> tuple[int, int] | None:
+    """Rank of a row for a simple text filter (lower is better), or None when it does not match."""
+    code = row.code.casefold()
+    if code == phrase:
+        return (0, 0)
+    display = row.texts[0] if row.texts else ""
+    for position, text in enumerate(row.texts):
+        text_words = re.split(r"[\s/,;:()\-.]+", text)
+        if all(any(w.startswith(word) for w in text_words) for word in words):
+            if text == phrase:
+                return (1 if position == 0 else 4, len(text))
+            if text.startswith(phrase):
+                return (2 if position == 0 else 5, len(text))
+            return (3 if position == 0 else 6, len(text))
+    if code.startswith(phrase):
+        return (7, len(code))
+    if phrase and any(phrase in text for text in row.texts):
+        return (8, len(display))
+    return None
+
+
+def expand_value_set(ctx: Context, vs: ResolvedValueSet, request: ExpandRequest) -> Expansion:
+    """Expand ``vs``: evaluate the compose, apply activeOnly and the text filter, then page.
+
+    :raises TooCostly: when the result is larger than the configured limit and no count was given.
+    """
+    evaluator = _Evaluator(ctx, request)
+    rows = list(evaluator.evaluate(vs).values())
+    if request.active_only:
+        rows = [r for r in rows if r.active]
+    if request.exclude_not_selectable:
+        rows = [r for r in rows if not r.abstract]
+    count = request.count
+    if request.filter:
+        phrase = fold(request.filter)
+        words = [w for w in re.split(r"[\s/,;:()\-.]+", phrase) if w]
+        ranked = []
+        for row in rows:
+            rank = _match_rank(row, words, phrase)
+            if rank is not None:
+                ranked.append(((rank[0], not row.active or row.abstract, rank[1], row.code), row))
+        ranked.sort(key=lambda item: item[0])
+        rows = [row for _, row in ranked]
+        if count is None:
+            count = int(ctx.settings.get("DEFAULT_COUNT", 1000))
+    total = len(rows)
+    limit = int(ctx.settings.get("EXPAND_LIMIT", 10000))
+    if count is None and total > limit:
+        raise TooCostly(f"Value set '{vs.url or '(in request)'}' has {total} codes, more than this server returns "
+                        f"in one expansion ({limit}); page with count/offset or narrow it with filter")
+    if request.offset < 0 or (count is not None and count < 0):
+        raise InvalidRequest("count and offset must not be negative")
+    page = rows[request.offset:request.offset + count] if count is not None else rows[request.offset:]
+    contains = [ExpansionEntry(r.system, r.code, r.display, r.version, inactive=not r.active, abstract=r.abstract,
+                               designations=r.designations if request.include_designations else [])
+                for r in page]
+    parameters: list[tuple[str, str, Any]] = []
+    for name, kind, value in (("filter", "String", request.filter), ("count", "Integer", request.count),
+                              ("offset", "Integer", request.offset if request.offset else None),
+                              ("activeOnly", "Boolean", request.active_only or None),
+                              ("includeDesignations", "Boolean", request.include_designations or None),
+                              ("displayLanguage", "Code", request.display_language)):
+        if value is not None:
+            parameters.append((name, kind, value))
+    for system, version in evaluator.used_systems.items():
+        parameters.append(("used-codesystem", "Uri", f"{system}|{version}" if version else system))
+    for warning in evaluator.warnings:
+        parameters.append(("warning", "String", warning))
+    return Expansion(vs.url, vs.version, vs.name, vs.title, vs.status, total, request.offset, contains,
+                     parameters, vs.resource)
+
+
+def validate_in_value_set(ctx: Context, vs: ResolvedValueSet, codings: list[tuple[Coding, str]],
+                          display_language: str | None = None, *,
+                          codeable_concept: dict[str, Any] | None = None) -> ValidationResult:
+    """``ValueSet/$validate-code`` for one coding or a CodeableConcept (``codings`` with FHIRPath prefixes).
+
+    Valid when some coding is a valid code of its system and a member of the value set.
+    """
+    if not codings:
+        raise InvalidRequest("No code to validate: give code and system, coding or codeableConcept")
+    label = f"{vs.url or '(in request)'}{'|' + vs.version if vs.version else ''}"
+    evaluator = _Evaluator(ctx, ExpandRequest(display_language=display_language))
+    members: dict[tuple[str, str], _Row] | None = None
+    results: list[ValidationResult] = []
+    all_issues: list[Issue] = []
+    first_valid: ValidationResult | None = None
+    for coding, path in codings:
+        result = validate_coding(ctx, coding, display_language=display_language, path=path)
+        if coding.system and coding.code and (result.result or any(i.tx_code == "invalid-display"
+                                                                   for i in result.issues)):
+            if members is None:
+                members = evaluator.evaluate(vs)
+            canonical = ctx.aliases.canonical(coding.system)
+            member = next((r for (s, c), r in members.items()
+                           if ctx.aliases.canonical(s) == canonical and c == result.code), None)
+            if member is None:
+                text = (f"The provided code '{coding.system}#{coding.code}' was not found in the value set "
+                        f"'{label}'")
+                result.issues.insert(0, Issue("error", "code-invalid", text, "not-in-vs",
+                                              [f"{path}.code" if path else "code"],
+                                              "None_of_the_provided_codes_are_in_the_value_set_one"))
+                result.result = False
+                result.message = text if not result.message else f"{text}; {result.message}"
+            elif member.abstract:
+                text = (f"Code '{coding.code}' in {coding.system} is abstract (a grouping/chapter code) and cannot "
+                        f"be used for coding in value set '{label}'")
+                result.issues.insert(0, Issue("error", "business-rule", text, "code-rule",
+                                              [f"{path}.code" if path else "code"], "ABSTRACT_CODE_NOT_ALLOWED"))
+                result.result = False
+                result.message = text
+        results.append(result)
+        all_issues += result.issues
+        if result.result and first_valid is None:
+            first_valid = result
+    chosen = first_valid or results[0]
+    combined = ValidationResult(first_valid is not None, chosen.system, chosen.code, chosen.version,
+                                chosen.display, inactive=chosen.inactive, status=chosen.status,
+                                codeable_concept=codeable_concept)
+    combined.issues = chosen.issues if first_valid is not None and len(codings) == 1 else all_issues
+    if first_valid is not None:
+        combined.issues = [i for i in combined.issues if i.severity != "error"] if len(codings) > 1 \
+            else combined.issues
+    messages = [i.text for i in combined.issues if i.severity in ("error", "warning")]
+    combined.message = "; ".join(dict.fromkeys(messages)) or None
+    return combined
+
+
+def now_iso() -> str:
+    return datetime.now(timezone.utc).replace(microsecond=0).isoformat()
+
+
+def new_identifier() -> str:
+    return f"urn:uuid:{uuid.uuid4()}"
+
