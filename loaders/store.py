@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Iterable, Iterator, TypeVar
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import delete, func, insert, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from loaders.layers import content_hash, merge_layers, pack, unpack
@@ -105,8 +105,7 @@ def store_code_system(session_factory: sessionmaker[Session], parsed: ParsedCode
                     if stored.key != parsed.layer:
                         layers.append((unpack(stored.payload), stored.sha256, stored.source or ""))
                     elif stored.sha256 == layer_sha:
-                        return StoreResult("CodeSystem", parsed.url, current.version, "unchanged", source,
-                                           title=current.title)
+                        return _unchanged(session, current, source)
             layers.append((parsed, layer_sha, source))
             to_write = merge_layers([layer for layer, _, _ in layers])
             sha = content_hash(sorted(sha for _, sha, _ in layers))
@@ -120,8 +119,7 @@ def store_code_system(session_factory: sessionmaker[Session], parsed: ParsedCode
             current = None  # rebuilt in place below
         if existing is not None:
             if existing.sha256 == sha:
-                return StoreResult("CodeSystem", to_write.url, to_write.version, "unchanged", source,
-                                   title=existing.title)
+                return _unchanged(session, existing, source)
             session.delete(existing)
             session.flush()
             status = "replaced"
@@ -137,6 +135,13 @@ def store_code_system(session_factory: sessionmaker[Session], parsed: ParsedCode
         designations = sum(len(c.designations) for c in to_write.concepts)
         return StoreResult("CodeSystem", row.url, row.version, status, source, codes=len(to_write.concepts),
                            designations=designations, seconds=time.perf_counter() - started, title=row.title)
+
+
+def _unchanged(session: Session, row: CodeSystemVersion, source: str) -> StoreResult:
+    designations = session.scalar(select(func.count()).select_from(Designation).join(Concept).where(
+        Concept.code_system_id == row.id)) or 0
+    return StoreResult("CodeSystem", row.url, row.version, "unchanged", source, codes=row.concept_count,
+                       designations=designations, title=row.title)
 
 
 def _check_unique_codes(parsed: ParsedCodeSystem, source: str) -> None:
@@ -228,7 +233,7 @@ def store_concept_map(session_factory: sessionmaker[Session], parsed: ParsedConc
         if existing is not None:
             if existing.sha256 == sha:
                 return StoreResult("ConceptMap", parsed.url, parsed.version, "unchanged", source,
-                                   title=parsed.title)
+                                   mappings=existing.mapping_count, title=parsed.title)
             session.execute(delete(MapElement).where(MapElement.concept_map_id == existing.id))
             session.delete(existing)
             session.flush()

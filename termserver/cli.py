@@ -71,15 +71,16 @@ def _redact(url: str) -> str:
 
 
 def _table(report: Any) -> str:
-    rows = [("resource", "system / url", "version", "status", "codes", "designations", "map entries", "time")]
+    rows = [("resource", "system / url", "version", "status", "codes", "designations", "map entries", "time",
+             "file")]
     for r in report.results:
-        rows.append((r.kind, r.title or r.url if len(r.url) > 60 else r.url, r.version or "-", r.status,
+        rows.append((r.kind, r.url, r.version or "-", r.status,
                      str(r.codes) if r.kind == "CodeSystem" else "-",
                      str(r.designations) if r.kind == "CodeSystem" else "-",
-                     str(r.mappings) if r.kind == "ConceptMap" else "-", f"{r.seconds:.2f}s"))
+                     str(r.mappings) if r.kind == "ConceptMap" else "-", f"{r.seconds:.2f}s", Path(r.source).name))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    lines = ["  ".join(cell.ljust(widths[i]) if i < 4 else cell.rjust(widths[i]) for i, cell in enumerate(row))
-             for row in rows]
+    lines = ["  ".join(cell.ljust(widths[i]) if i < 4 or i == 8 else cell.rjust(widths[i])
+                       for i, cell in enumerate(row)).rstrip() for row in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)
 

@@ -33,3 +33,52 @@ def release_dir() -> Path:
 @pytest.fixture(scope="session")
 def fixtures_dir() -> Path:
     return FIXTURES
+
+
+def make_test_database_url(tmp_path_factory: pytest.TempPathFactory, name: str) -> str:
+    """A fresh database for a test session: PostgreSQL when TERMSERVER_TEST_DATABASE_URL is set, else SQLite.
+
+    With PostgreSQL, each call gets its own schema-less database by dropping and re-creating all tables.
+    """
+    url = os.environ.get("TERMSERVER_TEST_DATABASE_URL")
+    if url:
+        from sqlalchemy import create_engine
+
+        from termserver.db import Base
+        from termserver import models  # noqa: F401
+
+        engine = create_engine(url)
+        Base.metadata.drop_all(engine)
+        engine.dispose()
+        return url
+    return f"sqlite:///{tmp_path_factory.mktemp(name) / 'termserver.sqlite'}"
+
+
+@pytest.fixture(scope="session")
+def loaded_database(release_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A database loaded once per test session from every release in the release folder."""
+    from loaders.run import load_paths
+    from termserver.db import create_schema, make_engine, make_session_factory
+    from termserver.systems import AliasTable
+
+    url = make_test_database_url(tmp_path_factory, "loaded")
+    engine = make_engine(url)
+    create_schema(engine)
+    report = load_paths(make_session_factory(engine), [release_dir], AliasTable())
+    engine.dispose()
+    assert not report.errors, report.errors
+    return url
+
+
+@pytest.fixture(scope="session")
+def app(loaded_database: str):
+    from termserver import create_app
+
+    application = create_app({"DATABASE_URL": loaded_database, "LOG_LEVEL": "WARNING"})
+    application.config["TESTING"] = True
+    return application
+
+
+@pytest.fixture()
+def client(app):
+    return app.test_client()
