@@ -35,23 +35,27 @@ def fixtures_dir() -> Path:
     return FIXTURES
 
 
+_databases: list[str] = []
+
+
 def make_test_database_url(tmp_path_factory: pytest.TempPathFactory, name: str) -> str:
-    """A fresh database for a test session: PostgreSQL when TERMSERVER_TEST_DATABASE_URL is set, else SQLite.
-
-    With PostgreSQL, each call gets its own schema-less database by dropping and re-creating all tables.
-    """
+    """A fresh, empty database: SQLite in a temp folder, or, when TERMSERVER_TEST_DATABASE_URL names a PostgreSQL
+    server, a new database on it (``<db>_<name>_<n>``, dropped and re-created)."""
     url = os.environ.get("TERMSERVER_TEST_DATABASE_URL")
-    if url:
-        from sqlalchemy import create_engine
+    if not url:
+        return f"sqlite:///{tmp_path_factory.mktemp(name) / 'termserver.sqlite'}"
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
 
-        from termserver.db import Base
-        from termserver import models  # noqa: F401
-
-        engine = create_engine(url)
-        Base.metadata.drop_all(engine)
-        engine.dispose()
-        return url
-    return f"sqlite:///{tmp_path_factory.mktemp(name) / 'termserver.sqlite'}"
+    base = make_url(url)
+    database = f"{base.database}_{name}_{len(_databases)}"
+    _databases.append(database)
+    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
+        connection.execute(text(f'CREATE DATABASE "{database}"'))
+    admin.dispose()
+    return base.set(database=database).render_as_string(hide_password=False)
 
 
 @pytest.fixture(scope="session")

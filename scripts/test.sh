@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Install termserver with its test extras into .venv and run the whole test suite:
+# once on SQLite, then again on PostgreSQL when a server can be started here (always in CI).
+#   bash scripts/test.sh [pytest args]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PYTHON=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+  "$PYTHON" -m venv .venv
+fi
+.venv/bin/python -m pip install --quiet --upgrade pip
+.venv/bin/python -m pip install --quiet -e ".[test]"
+
+echo "== tests on SQLite"
+.venv/bin/python -m pytest "$@"
+
+if [ "${TERMSERVER_SKIP_POSTGRES:-}" = "1" ]; then
+  echo "== PostgreSQL run skipped (TERMSERVER_SKIP_POSTGRES=1)"
+  exit 0
+fi
+url=$(bash scripts/postgres.sh) || { echo "PostgreSQL could not be started" >&2; exit 1; }
+echo "== tests on PostgreSQL"
+TERMSERVER_TEST_DATABASE_URL="$url" .venv/bin/python -m pytest "$@"
