@@ -174,10 +174,10 @@ def _write_code_system(session: Session, parsed: ParsedCodeSystem, aliases: Alia
         concept_count=len(parsed.concepts), source=source, sha256=sha)
     session.add(row)
     session.flush()
-    for batch in _chunks(parsed.concepts):
+    for start, batch in enumerate(_chunks(parsed.concepts)):
         rows = [{"code_system_id": row.id, "code": c.code, "code_folded": c.code.casefold(), "display": c.display,
                  "definition": c.definition, "active": c.active is not False, "status": c.status,
-                 "not_selectable": c.not_selectable, "sort_order": i,
+                 "not_selectable": c.not_selectable, "sort_order": start * BATCH + i,
                  "search_text": " | ".join(filter(None, [fold(c.display)] + [fold(d.value) for d in c.designations]))}
                 for i, c in enumerate(batch)]
         ids = session.scalars(insert(Concept).returning(Concept.id, sort_by_parameter_order=True), rows).all()

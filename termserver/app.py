@@ -31,6 +31,8 @@ def build_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.json.sort_keys = False  # type: ignore[attr-defined]
     engine = make_engine(settings["DATABASE_URL"])
     create_schema(engine)
+    # no connection may outlive the fork of gunicorn --preload workers (SQLite connections must not cross fork())
+    engine.dispose()
     app.extensions["termserver.engine"] = engine
     app.extensions["termserver.sessions"] = make_session_factory(engine)
     app.extensions["termserver.aliases"] = AliasTable(settings["SYSTEM_ALIASES"])

@@ -80,7 +80,10 @@ def app(loaded_database: str):
 
     application = create_app({"DATABASE_URL": loaded_database, "LOG_LEVEL": "WARNING"})
     application.config["TESTING"] = True
-    return application
+    yield application
+    # close the pooled connections: on PostgreSQL an open psycopg connection left to the garbage collector is a
+    # ResourceWarning, which (warnings are errors) fails the run at exit
+    application.extensions["termserver.engine"].dispose()
 
 
 @pytest.fixture()

@@ -40,6 +40,20 @@ def operation_params() -> OperationParams:
     return params
 
 
+def full_resource() -> bool | None:
+    """What ``_summary`` asks of a read: True for everything (``false``), False for a summary (``true``, ``text``,
+    ``data``), None for the server's default (whole when small).
+
+    :raises InvalidRequest: on any other value.
+    """
+    summary = request.args.get("_summary")
+    if summary is None:
+        return None
+    if summary not in ("true", "false", "text", "data"):
+        raise InvalidRequest(f"Parameter '_summary' must be true, false, text or data, not '{summary}'")
+    return summary == "false"
+
+
 def json_body() -> Any:
     """The request body as JSON.
 

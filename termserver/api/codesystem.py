@@ -5,7 +5,7 @@ from typing import Any
 
 from flask import Blueprint, request
 
-from termserver.api import operation_params
+from termserver.api import full_resource, operation_params
 from termserver.app import context, fhir_response
 from termserver.errors import InvalidRequest
 from termserver.fhir import render
@@ -63,12 +63,8 @@ def validate_code(resource_id: str | None = None) -> Any:
         codings = concept.get("coding") or []
         if not codings:
             raise InvalidRequest("$validate-code: codeableConcept has no coding")
-        results = [codesystems.validate_coding(ctx, _coding(c, instance_url), display_language=language,
-                                               path=f"CodeableConcept.coding[{i}]") for i, c in enumerate(codings)]
-        result = next((r for r in results if r.result), results[0])
-        result.codeable_concept = concept
-        if not result.result:
-            result.issues = [i for r in results for i in r.issues]
+        result = codesystems.validate_codings(ctx, [_coding(c, instance_url) for c in codings], concept,
+                                              display_language=language)
         return fhir_response(render.validation_parameters(result))
     if params.has("coding"):
         coding = _system_and_code(params, instance_url, "$validate-code")
@@ -126,6 +122,4 @@ def search() -> Any:
 def read(resource_id: str) -> Any:
     ctx = context()
     row = resources.find_by_id(ctx, "CodeSystem", resource_id)
-    summary = request.args.get("_summary")
-    full = True if summary == "false" else False if summary == "true" else None
-    return fhir_response(resources.code_system_json(ctx, row, full))
+    return fhir_response(resources.code_system_json(ctx, row, full_resource()))

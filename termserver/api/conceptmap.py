@@ -5,7 +5,7 @@ from typing import Any
 
 from flask import Blueprint, request
 
-from termserver.api import operation_params
+from termserver.api import full_resource, operation_params
 from termserver.app import context, fhir_response
 from termserver.errors import InvalidRequest
 from termserver.fhir import render
@@ -56,7 +56,5 @@ def search() -> Any:
 @bp.get("/<resource_id>")
 def read(resource_id: str) -> Any:
     ctx = context()
-    summary = request.args.get("_summary")
-    full = True if summary == "false" else False if summary == "true" else None
     return fhir_response(resources.concept_map_json(ctx, resources.find_by_id(ctx, "ConceptMap", resource_id),
-                                                    full))
+                                                    full_resource()))

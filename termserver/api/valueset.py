@@ -63,6 +63,7 @@ def validate_code(resource_id: str | None = None) -> Any:
     vs = _value_set(ctx, params, resource_id)
     concept = params.codeable_concept("codeableConcept")
     codings: list[tuple[Coding, str]]
+    infer = False
     if concept is not None:
         codings = [(_coding(c, None), f"CodeableConcept.coding[{i}]")
                    for i, c in enumerate(concept.get("coding") or [])]
@@ -79,12 +80,14 @@ def validate_code(resource_id: str | None = None) -> Any:
             raise InvalidRequest("$validate-code: parameter 'code' (with 'system'), 'coding' or 'codeableConcept' "
                                  "is required")
         system = params.str("system")
-        if not system:
-            raise InvalidRequest("$validate-code: parameter 'system' is required with 'code' on a value set")
+        infer = not system
+        if infer and not (params.bool("inferSystem") or valuesets.is_implicit(vs)):
+            raise InvalidRequest("$validate-code: parameter 'system' is required with 'code' on a value set "
+                                 "(or inferSystem=true)")
         codings = [(Coding(system, code, params.str("display"), params.str("systemVersion") or
                            params.str("version")), "")]
     result = valuesets.validate_in_value_set(ctx, vs, codings, params.str("displayLanguage"),
-                                             codeable_concept=concept)
+                                             codeable_concept=concept, infer_system=infer)
     return fhir_response(render.validation_parameters(result))
 
 

@@ -38,10 +38,11 @@ class ParameterSchema(Schema):
             value = data[key]
             if expected and (not isinstance(value, expected) or (bool not in expected and isinstance(value, bool))):
                 raise ValidationError(f"parameter '{data.get('name')}': {key} has the wrong JSON type")
-        for part in data.get("part") or []:
+        for index, part in enumerate(data.get("part") or []):
             errors = ParameterSchema().validate(part)
             if errors:
-                raise ValidationError(f"parameter '{data.get('name')}' has a malformed part: {errors}")
+                raise ValidationError(f"parameter '{data.get('name')}' has a malformed part: "
+                                      f"{_flatten(errors, f'part[{index}]')}")
 
 
 class ParametersSchema(Schema):
@@ -96,10 +97,13 @@ class OperationParams:
         return name in self.values
 
     def all(self, name: str) -> list[Any]:
-        return self.values.get(name, [])
+        values = self.values.get(name, [])
+        for value in values:
+            _check_text(name, value)
+        return values
 
     def one(self, name: str) -> Any:
-        items = self.values.get(name)
+        items = self.all(name)
         if not items:
             return None
         if len(items) > 1 and name not in ("property", "designation", "tx-resource"):
@@ -156,9 +160,9 @@ class OperationParams:
             return None
         if isinstance(value, str):
             system, sep, code = value.rpartition("|")
-            if not sep:
-                raise InvalidRequest(f"Parameter '{name}' in a URL must look like 'system|code'")
-            return Coding(system or None, code or None)
+            if not sep or not system or not code:
+                raise InvalidRequest(f"Parameter '{name}' in a URL must look like 'system|code', not '{value}'")
+            return Coding(system, code)
         if not isinstance(value, dict):
             raise InvalidRequest(f"Parameter '{name}' must be a Coding")
         return coding_from_json(value, name)
@@ -187,9 +191,27 @@ def coding_from_json(value: dict[str, Any], where: str) -> Coding:
     return Coding(value.get("system"), value.get("code"), value.get("display"), value.get("version"))
 
 
-def _flatten(messages: Any) -> str:
+def _check_text(name: str, value: Any) -> None:
+    """Reject NUL characters anywhere in a parameter value: no code or URI has one, and PostgreSQL cannot store one.
+
+    :raises InvalidRequest: naming the parameter.
+    """
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise InvalidRequest(f"Parameter '{name}' contains a NUL character")
+    elif isinstance(value, dict):
+        for item in value.values():
+            _check_text(name, item)
+    elif isinstance(value, list):
+        for item in value:
+            _check_text(name, item)
+
+
+def _flatten(messages: Any, path: str = "Parameters") -> str:
+    """marshmallow's nested error dict as ``Parameters.parameter[0]: message`` lines."""
     if isinstance(messages, dict):
-        return "; ".join(f"{k}: {_flatten(v)}" for k, v in messages.items())
+        return "; ".join(_flatten(v, path if k == "_schema" else f"{path}[{k}]" if isinstance(k, int)
+                                  else f"{path}.{k}") for k, v in messages.items())
     if isinstance(messages, list):
-        return "; ".join(_flatten(m) for m in messages)
-    return str(messages)
+        return "; ".join(_flatten(m, path) for m in messages)
+    return f"{path}: {messages}"

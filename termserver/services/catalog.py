@@ -67,10 +67,17 @@ def _version_sort_key(row: CodeSystemVersion) -> tuple[Any, ...]:
     return (row.date or "", tuple((0, p) if isinstance(p, int) else (1, p) for p in parts), row.id)
 
 
-def system_label(row: CodeSystemVersion) -> str:
-    """How messages name a code system version: ``'<url>' (<title or name> <version>)``."""
+def system_label(row: CodeSystemVersion, requested: str | None = None) -> str:
+    """How messages name a code system version: ``'<url>' (<title or name> <version>)``.
+
+    When the client named the system by an alias (``urn:oid:1.2.208.176.2.31``), the message names that URI first,
+    so the client recognises what it sent: ``'<alias>' (= '<url>', <title> <version>)``.
+    """
     name = row.title or row.name or row.url
-    return f"'{row.url}' ({name}{' ' + row.version if row.version else ''})"
+    edition = f"{name}{' ' + row.version if row.version else ''}"
+    if requested and requested != row.url:
+        return f"'{requested}' (= '{row.url}', {edition})"
+    return f"'{row.url}' ({edition})"
 
 
 def versions_of(ctx: Context, url: str, *, supplements: bool = False) -> list[CodeSystemVersion]:
@@ -286,12 +293,13 @@ def count_concepts(ctx: Context, row: CodeSystemVersion) -> int:
     return ctx.session.scalar(select(func.count()).select_from(Concept).where(Concept.code_system_id == row.id)) or 0
 
 
-def require_concept(ctx: Context, row: CodeSystemVersion, code: str) -> Concept:
-    """The concept or a NotFound naming code and system.
+def require_concept(ctx: Context, row: CodeSystemVersion, code: str, requested: str | None = None) -> Concept:
+    """The concept or a NotFound naming code and system (as ``requested`` by the client, when given).
 
     :raises NotFound: when the code is not in the system.
     """
     concept = find_concept(ctx, row, code)
     if concept is None:
-        raise NotFound(f"Code '{code}' not found in code system {system_label(row)}", tx_code="invalid-code")
+        raise NotFound(f"Code '{code}' not found in code system {system_label(row, requested)}",
+                       tx_code="invalid-code")
     return concept

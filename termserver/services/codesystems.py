@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from termserver.errors import InvalidRequest, NotFound, UnknownCodeSystem
 from termserver.services import catalog
@@ -28,7 +29,7 @@ def lookup_code(ctx: Context, request: LookupRequest) -> LookupResult:
     :raises NotFound: when the code is not in the system.
     """
     row = catalog.resolve_system(ctx, request.system, request.version)
-    concept = catalog.require_concept(ctx, row, request.code)
+    concept = catalog.require_concept(ctx, row, request.code, request.system)
     view = catalog.concept_view(ctx, row, concept)
     language = catalog.parse_language(request.display_language)
     display = catalog.preferred_display(row, view.display, view.designations, language)
@@ -76,9 +77,12 @@ def validate_coding(ctx: Context, coding: Coding, *, display_language: str | Non
     """
     where = (lambda leaf: f"{path}.{leaf}" if path else leaf)
     if not coding.system:
-        text = f"Coding has no system; cannot validate code '{coding.code}'"
-        return ValidationResult(False, code=coding.code, message=text,
-                                issues=[Issue("error", "invalid", text, "invalid-data", [where("system")])])
+        # a warning, as in the HL7 conformance tests: in a value set the error is that the code is not a member
+        text = (f"Coding has no system. A code with no system has no defined meaning, and it cannot be validated "
+                f"(code '{coding.code}'). A system should be provided")
+        return ValidationResult(False, code=coding.code, message=text, issues=[
+            Issue("warning", "invalid", text, "invalid-data", [path or "system"],
+                  "Coding_has_no_system__cannot_validate")])
     if not coding.code:
         text = f"Coding for system '{coding.system}' has no code"
         return ValidationResult(False, system=coding.system, message=text,
@@ -103,7 +107,7 @@ def validate_coding(ctx: Context, coding: Coding, *, display_language: str | Non
                             [where("system")]))
     concept = catalog.find_concept(ctx, row, coding.code)
     if concept is None:
-        text = f"Unknown code '{coding.code}' in the CodeSystem {system_label(row)}"
+        text = f"Unknown code '{coding.code}' in the CodeSystem {system_label(row, coding.system)}"
         near = catalog.find_concept_folded(ctx, row, coding.code)
         if near is not None:
             text += f"; did you mean '{near.code}' (codes are case sensitive)?"
@@ -126,8 +130,8 @@ def validate_coding(ctx: Context, coding: Coding, *, display_language: str | Non
         if coding.display not in candidates:
             loose = fold(coding.display) in {fold(c) for c in candidates}
             shown = "', '".join(dict.fromkeys(c for c in [display, view.display] if c))
-            text = (f"Wrong display '{coding.display}' for code '{concept.code}' in {system_label(row)}: "
-                    f"should be '{shown}'")
+            text = (f"Wrong display '{coding.display}' for code '{concept.code}' in "
+                    f"{system_label(row, coding.system)}: should be '{shown}'")
             severity = "warning" if (loose and lenient_display) else "error"
             issues.append(Issue(severity, "invalid", text, "invalid-display", [where("display")],
                                 "Display_Name_for__should_be_one_of__instead_of"))
@@ -139,6 +143,24 @@ def validate_coding(ctx: Context, coding: Coding, *, display_language: str | Non
     return result
 
 
+def validate_codings(ctx: Context, codings: list[Coding], codeable_concept: dict[str, Any], *,
+                     display_language: str | None = None) -> ValidationResult:
+    """Check a CodeableConcept's codings against their code systems: valid when one of them is.
+
+    The answer is the first valid coding's; when none is valid, it carries every coding's issues and a message
+    naming each problem.
+    """
+    results = [validate_coding(ctx, coding, display_language=display_language, path=f"CodeableConcept.coding[{i}]")
+               for i, coding in enumerate(codings)]
+    result = next((r for r in results if r.result), results[0])
+    result.codeable_concept = codeable_concept
+    if not result.result:
+        result.issues = [issue for r in results for issue in r.issues]
+        result.message = "; ".join(dict.fromkeys(i.text for i in result.issues
+                                                 if i.severity in ("error", "warning"))) or None
+    return result
+
+
 def subsumes(ctx: Context, system: str, code_a: str, code_b: str, version: str | None = None) -> SubsumesResult:
     """Whether ``code_a`` subsumes ``code_b`` in the system's is-a hierarchy.
 
@@ -146,8 +168,8 @@ def subsumes(ctx: Context, system: str, code_a: str, code_b: str, version: str |
     :raises NotFound: when either code is unknown.
     """
     row = catalog.resolve_system(ctx, system, version)
-    a = catalog.require_concept(ctx, row, code_a).code
-    b = catalog.require_concept(ctx, row, code_b).code
+    a = catalog.require_concept(ctx, row, code_a, system).code
+    b = catalog.require_concept(ctx, row, code_b, system).code
     if a == b:
         return SubsumesResult("equivalent")
     if a in catalog.ancestors(ctx, row, b):
@@ -166,4 +188,5 @@ def check_same_system(system_a: str | None, system_b: str | None, ctx: Context) 
         raise InvalidRequest(f"codingA and codingB are in different systems ('{system_a}', '{system_b}')")
 
 
-__all__ = ["LookupRequest", "lookup_code", "validate_coding", "subsumes", "check_same_system", "NotFound"]
+__all__ = ["LookupRequest", "lookup_code", "validate_coding", "validate_codings", "subsumes", "check_same_system",
+           "NotFound"]

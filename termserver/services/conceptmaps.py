@@ -7,7 +7,7 @@ nearest WHO ancestor and the match is marked ``wider``.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
+from typing import Any, Callable
 
 from sqlalchemy import select
 
@@ -58,13 +58,16 @@ def translate_code(ctx: Context, request: TranslateRequest) -> TranslationResult
     """Translate one code through the stored concept maps and the SKS/WHO code-form rule.
 
     :raises InvalidRequest: when system or code is missing.
-    :raises NotFound: when a named concept map is not loaded.
+    :raises NotFound: when a named concept map is not loaded, or the code is neither in the loaded source system
+        nor in any map.
+    :raises UnknownCodeSystem: when the source system (or version) is neither loaded nor used by any map.
     """
     if not request.system or not request.code:
         raise InvalidRequest("$translate needs system and code (or coding/codeableConcept)")
     source = ctx.aliases.canonical(request.system)
     target = ctx.aliases.canonical(request.target_system) if request.target_system else None
     maps = _maps(ctx, request)
+    _check_source(ctx, request, source)
     matches: list[TranslationMatch] = []
     seen: set[tuple[str | None, str | None]] = set()
 
@@ -85,7 +88,31 @@ def translate_code(ctx: Context, request: TranslateRequest) -> TranslationResult
         return TranslationResult(True, None, matches)
     where = f" with ConceptMap '{request.url}'" if request.url else ""
     to = f" to '{request.target_system}'" if request.target_system else ""
-    return TranslationResult(False, f"No translation found for '{request.code}' in '{request.system}'{to}{where}")
+    scopes = "".join(f" ({name} scope '{scope}')" for name, scope in (("source", request.source_scope),
+                                                                        ("target", request.target_scope)) if scope)
+    return TranslationResult(False, f"No translation found for '{request.code}' in '{request.system}'{to}{where}"
+                                    f"{scopes}")
+
+
+def _check_source(ctx: Context, request: TranslateRequest, source: str) -> None:
+    """Unknown input is an error, not an empty translation: a code or system that no loaded code system and no map
+    knows, or a version that is not loaded. Maps may name codes their system lacks (``I10.9`` in the Danish map)."""
+    system_column, code_column = ((MapElement.target_system, MapElement.target_code) if request.reverse
+                                  else (MapElement.source_system, MapElement.source_code))
+
+    def mapped(*conditions: Any) -> bool:
+        query = select(MapElement.id).where(system_column == source, *conditions).limit(1)
+        return ctx.session.scalar(query) is not None
+
+    try:
+        row = catalog.resolve_system(ctx, request.system, request.version)
+    except UnknownCodeSystem:
+        if (request.version and catalog.versions_of(ctx, request.system)) or not mapped():
+            raise
+        return
+    if catalog.find_concept(ctx, row, request.code) is None and not mapped(code_column == request.code):
+        raise NotFound(f"Code '{request.code}' not found in code system "
+                       f"{catalog.system_label(row, request.system)}", tx_code="invalid-code")
 
 
 def _forward(ctx: Context, maps: list[ConceptMapVersion], source: str, code: str, target: str | None,

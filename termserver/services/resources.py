@@ -92,10 +92,10 @@ def code_system_json(ctx: Context, row: CodeSystemVersion, full: bool | None = N
     out["count"] = row.concept_count
     if row.property_definitions:
         out["property"] = [{k: v for k, v in p.items() if v is not None} for p in row.property_definitions]
-    aliases = ctx.aliases.aliases_of(row.url)
-    if aliases:
-        out["identifier"] = out.get("identifier", []) + [
-            {"system": "urn:ietf:rfc:3986", "value": a} for a in aliases if a.startswith("urn:oid:")]
+    oids = [{"system": "urn:ietf:rfc:3986", "value": a} for a in ctx.aliases.aliases_of(row.url)
+            if a.startswith("urn:oid:")]
+    if oids:  # FHIR JSON has no empty arrays (NPU's only alias is a URL)
+        out["identifier"] = out.get("identifier", []) + oids
     include = full if full is not None else row.concept_count <= INLINE_LIMIT
     if include:
         out["concept"] = _concepts(ctx, row)
@@ -108,7 +108,7 @@ def _concepts(ctx: Context, row: CodeSystemVersion) -> list[dict[str, Any]]:
     from termserver.services.catalog import hierarchy, own_designations
 
     concepts = list(ctx.session.scalars(select(Concept).where(Concept.code_system_id == row.id)
-                                        .order_by(Concept.sort_order)))
+                                        .order_by(Concept.sort_order, Concept.id)))
     designations = own_designations(ctx, [c.id for c in concepts])
     parents: dict[str, list[str]] = {}
     for parent, children in hierarchy(ctx, row).items():
@@ -177,4 +177,7 @@ def bundle(resources: Iterable[dict[str, Any]], base: str) -> dict[str, Any]:
     """A searchset Bundle."""
     entries = [{"fullUrl": f"{base}/{r['resourceType']}/{r['id']}", "resource": r, "search": {"mode": "match"}}
                for r in resources]
-    return {"resourceType": "Bundle", "type": "searchset", "total": len(entries), "entry": entries}
+    out: dict[str, Any] = {"resourceType": "Bundle", "type": "searchset", "total": len(entries)}
+    if entries:  # FHIR JSON has no empty arrays
+        out["entry"] = entries
+    return out

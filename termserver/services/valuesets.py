@@ -58,6 +58,7 @@ def resolve_value_set(ctx: Context, url: str | None, version: str | None = None,
     if resource is not None:
         if resource.get("resourceType") != "ValueSet":
             raise InvalidRequest("Parameter 'valueSet' must be a ValueSet resource")
+        check_value_set_shape(resource)
         return ResolvedValueSet(resource.get("url"), resource.get("version"), resource.get("name"),
                                 resource.get("title"), resource.get("status", "active"),
                                 resource.get("compose") or {}, resource)
@@ -97,6 +98,55 @@ def resolve_value_set(ctx: Context, url: str | None, version: str | None = None,
         resource["compose"] = row.compose
     compose = row.compose or _compose_from_expansion(row.expansion)
     return ResolvedValueSet(row.url, row.version, row.name, row.title, row.status, compose, resource)
+
+
+def _require(ok: bool, path: str, what: str) -> None:
+    if not ok:
+        raise InvalidRequest(f"{path} must be {what}", tx_code="vs-invalid", expression=path)
+
+
+def check_value_set_shape(resource: dict[str, Any]) -> None:
+    """Check the JSON shape of a ValueSet sent in a request (compose, its includes, concepts and filters).
+
+    Stored value sets were checked when loaded; this catches a malformed body before evaluation trips over it.
+
+    :raises InvalidRequest: naming the first malformed element (FHIRPath), with tx-issue-type ``vs-invalid``.
+    """
+    for key in ("url", "version", "name", "title", "status"):
+        if key in resource:
+            _require(isinstance(resource[key], str), f"ValueSet.{key}", "a string")
+    if "compose" not in resource:
+        return
+    compose = resource["compose"]
+    _require(isinstance(compose, dict), "ValueSet.compose", "an object")
+    if "inactive" in compose:
+        _require(isinstance(compose["inactive"], bool), "ValueSet.compose.inactive", "true or false")
+    for part in ("include", "exclude"):
+        items = compose.get(part, [])
+        _require(isinstance(items, list), f"ValueSet.compose.{part}", "a list")
+        for index, item in enumerate(items):
+            path = f"ValueSet.compose.{part}[{index}]"
+            _require(isinstance(item, dict), path, "an object")
+            for key in ("system", "version"):
+                if key in item:
+                    _require(isinstance(item[key], str) and bool(item[key]), f"{path}.{key}", "a non-empty string")
+            for key, element in (("valueSet", "a canonical URL string"), ("concept", "an object with a string code"),
+                                 ("filter", "an object with string property, op and value")):
+                entries = item.get(key, [])
+                _require(isinstance(entries, list), f"{path}.{key}", "a list")
+                for position, entry in enumerate(entries):
+                    where = f"{path}.{key}[{position}]"
+                    if key == "valueSet":
+                        _require(isinstance(entry, str) and bool(entry), where, element)
+                    elif key == "concept":
+                        _require(isinstance(entry, dict) and isinstance(entry.get("code"), str)
+                                 and bool(entry["code"]), where, element)
+                        if "display" in entry:
+                            _require(isinstance(entry["display"], str), f"{where}.display", "a string")
+                    else:
+                        _require(isinstance(entry, dict) and all(
+                            isinstance(entry.get(k), str) and entry[k] != "" for k in ("property", "op", "value")),
+                            where, element)
 
 
 def _compose_from_expansion(expansion: dict[str, Any] | None) -> dict[str, Any]:
@@ -200,13 +250,14 @@ class _Evaluator:
         query = select(Concept.id, Concept.code, Concept.display, Concept.active, Concept.not_selectable,
                        Concept.sort_order, Concept.search_text).where(Concept.code_system_id == row.id)
         records: list[Any] = []
+        # the id breaks ties in sort_order, so an expansion (and so every page of it) comes out in one order
         if codes is None:
-            records = list(self.ctx.session.execute(query.order_by(Concept.sort_order)))
+            records = list(self.ctx.session.execute(query.order_by(Concept.sort_order, Concept.id)))
         else:
             code_list = sorted(codes)
             for i in range(0, len(code_list), 900):
                 records += list(self.ctx.session.execute(query.where(Concept.code.in_(code_list[i:i + 900]))))
-            records.sort(key=lambda r: r.sort_order)
+            records.sort(key=lambda r: (r.sort_order, r.id))
         supplement = catalog.supplement_designations(self.ctx, row, None if codes is None else
                                                      [r.code for r in records])
         own = catalog.own_designations(self.ctx, [r.id for r in records]) if self._needs_designations(row) else {}
@@ -228,7 +279,7 @@ class _Evaluator:
     def _filter(self, row: CodeSystemVersion, flt: dict[str, Any], path: str) -> set[str]:
         prop, op, value = flt.get("property"), flt.get("op"), flt.get("value")
         if not prop or not op or value is None:
-            raise InvalidRequest(f"{path} needs property, op and value")
+            raise InvalidRequest(f"{path} needs property, op and value", tx_code="vs-invalid", expression=path)
         ctx = self.ctx
         if prop in ("concept", "code") and op in ("is-a", "descendent-of", "is-not-a", "generalizes"):
             if op == "generalizes":
@@ -339,6 +390,9 @@ def expand_value_set(ctx: Context, vs: ResolvedValueSet, request: ExpandRequest)
                         f"in one expansion ({limit}); page with count/offset or narrow it with filter")
     if request.offset < 0 or (count is not None and count < 0):
         raise InvalidRequest("count and offset must not be negative")
+    if count is not None and min(count, max(total - request.offset, 0)) > limit:
+        raise TooCostly(f"count={count} asks for more of value set '{vs.url or '(in request)'}' ({total} codes) "
+                        f"than this server returns in one page ({limit}); use a count of at most {limit}")
     page = rows[request.offset:request.offset + count] if count is not None else rows[request.offset:]
     contains = [ExpansionEntry(r.system, r.code, r.display, r.version, inactive=not r.active, abstract=r.abstract,
                                designations=r.designations if request.include_designations else [])
@@ -359,38 +413,57 @@ def expand_value_set(ctx: Context, vs: ResolvedValueSet, request: ExpandRequest)
                      parameters, vs.resource)
 
 
+def is_implicit(vs: ResolvedValueSet) -> bool:
+    """True for an implicit all-codes value set (``<system>?fhir_vs``), whose system is never in doubt."""
+    return bool(vs.url and IMPLICIT in vs.url)
+
+
 def validate_in_value_set(ctx: Context, vs: ResolvedValueSet, codings: list[tuple[Coding, str]],
-                          display_language: str | None = None, *,
-                          codeable_concept: dict[str, Any] | None = None) -> ValidationResult:
+                          display_language: str | None = None, *, codeable_concept: dict[str, Any] | None = None,
+                          infer_system: bool = False) -> ValidationResult:
     """``ValueSet/$validate-code`` for one coding or a CodeableConcept (``codings`` with FHIRPath prefixes).
 
-    Valid when some coding is a valid code of its system and a member of the value set.
+    Valid when some coding is a valid code of its system and a member of the value set. With ``infer_system``
+    (the ``inferSystem`` parameter), a code sent without a system takes the system of the one member with that code.
     """
     if not codings:
         raise InvalidRequest("No code to validate: give code and system, coding or codeableConcept")
     label = f"{vs.url or '(in request)'}{'|' + vs.version if vs.version else ''}"
     evaluator = _Evaluator(ctx, ExpandRequest(display_language=display_language))
     members: dict[tuple[str, str], _Row] | None = None
+    if infer_system and len(codings) == 1 and not codings[0][0].system and codings[0][0].code:
+        coding, path = codings[0]
+        members = evaluator.evaluate(vs)
+        systems = {system for (system, code) in members if code == coding.code}
+        if len(systems) != 1:
+            return _cannot_infer(coding.code, label, path)
+        coding.system = systems.pop()
     results: list[ValidationResult] = []
     all_issues: list[Issue] = []
     first_valid: ValidationResult | None = None
     for coding, path in codings:
         result = validate_coding(ctx, coding, display_language=display_language, path=path)
-        if coding.system and coding.code and (result.result or any(i.tx_code == "invalid-display"
-                                                                   for i in result.issues)):
+        not_in_vs = Issue("error", "code-invalid", f"The provided code '{coding.system or ''}#{coding.code}' was not "
+                          f"found in the value set '{label}'", "not-in-vs", [f"{path}.code" if path else "code"],
+                          "None_of_the_provided_codes_are_in_the_value_set_one")
+        unknown = not coding.system or any(i.tx_code in ("invalid-code", "not-found") and i.severity == "error"
+                                           for i in result.issues)
+        if coding.code and unknown:
+            # a code its system does not have (or a system not loaded) is not in the value set either; the HL7
+            # conformance tests expect both issues, the value-set one first
+            result.issues.insert(0, not_in_vs)
+            result.message = f"{not_in_vs.text}; {result.message}" if result.message else not_in_vs.text
+        elif coding.system and coding.code and (result.result or any(i.tx_code == "invalid-display"
+                                                                     for i in result.issues)):
             if members is None:
                 members = evaluator.evaluate(vs)
             canonical = ctx.aliases.canonical(coding.system)
             member = next((r for (s, c), r in members.items()
                            if ctx.aliases.canonical(s) == canonical and c == result.code), None)
             if member is None:
-                text = (f"The provided code '{coding.system}#{coding.code}' was not found in the value set "
-                        f"'{label}'")
-                result.issues.insert(0, Issue("error", "code-invalid", text, "not-in-vs",
-                                              [f"{path}.code" if path else "code"],
-                                              "None_of_the_provided_codes_are_in_the_value_set_one"))
+                result.issues.insert(0, not_in_vs)
                 result.result = False
-                result.message = text if not result.message else f"{text}; {result.message}"
+                result.message = f"{not_in_vs.text}; {result.message}" if result.message else not_in_vs.text
             elif member.abstract:
                 text = (f"Code '{coding.code}' in {coding.system} is abstract (a grouping/chapter code) and cannot "
                         f"be used for coding in value set '{label}'")
@@ -413,6 +486,17 @@ def validate_in_value_set(ctx: Context, vs: ResolvedValueSet, codings: list[tupl
     messages = [i.text for i in combined.issues if i.severity in ("error", "warning")]
     combined.message = "; ".join(dict.fromkeys(messages)) or None
     return combined
+
+
+def _cannot_infer(code: str, label: str, path: str) -> ValidationResult:
+    where = [f"{path}.code" if path else "code"]
+    not_in_vs = f"The provided code '{code}' was not found in the value set '{label}'"
+    unable = (f"Unable to infer the code system of code '{code}' from value set '{label}': no single member has "
+              f"that code; send 'system'")
+    return ValidationResult(False, code=code, message=f"{not_in_vs}; {unable}", issues=[
+        Issue("error", "code-invalid", not_in_vs, "not-in-vs", where,
+              "None_of_the_provided_codes_are_in_the_value_set_one"),
+        Issue("error", "not-found", unable, "cannot-infer", where, "UNABLE_TO_INFER_CODESYSTEM")])
 
 
 def now_iso() -> str:
