@@ -18,10 +18,10 @@ NOT_A_RELEASE_NAMES = {"readme", "readme.txt", "license", "license.txt", "source
 
 def _modules() -> list[ModuleType]:
     # Imported lazily so that `import loaders` stays cheap for the server.
-    from loaders import (fhir, icpc2_extra, icpc2_fi, icpc2_no, icpc2e_xlsx, nlk_xlsx, sks_csv,
+    from loaders import (fhir, icpc2_extra, icpc2_fi, icpc2_no, icpc2e_xlsx, lexicon_tsv, nlk_xlsx, sks_csv,
                          who_icd10_xml)
 
-    return [fhir, icpc2e_xlsx, icpc2_extra, icpc2_fi, icpc2_no, sks_csv, who_icd10_xml, nlk_xlsx]
+    return [fhir, icpc2e_xlsx, icpc2_extra, icpc2_fi, icpc2_no, sks_csv, who_icd10_xml, nlk_xlsx, lexicon_tsv]
 
 
 def is_not_a_release(path: Path) -> bool:
@@ -42,7 +42,7 @@ def find_loader(path: Path) -> ModuleType:
         except OSError as exc:
             raise LoadError(path, f"cannot read file: {exc.strerror or exc}") from exc
     raise LoadError(path, "unrecognised file: not a FHIR CodeSystem/ValueSet/ConceptMap, ICPC-2e Excel, "
-                          "ICPC-2 extra-codes TSV, SKS CSV, WHO ICD-10 XML or NPU/NLK Excel release")
+                          "ICPC-2 extra-codes TSV, SKS CSV, WHO ICD-10 XML, NPU/NLK Excel or synonym lexicon TSV")
 
 
 def loader_names() -> list[str]:

@@ -13,7 +13,8 @@ from loaders.model import ParsedConcept, ParsedDesignation
 DESIGNATION_USE = "https://termserver.dk/fhir/CodeSystem/designation-use"
 SHORT_TITLE = "short-title"
 INCLUSION_TERM = "inclusion-term"
-DESIGNATION_USE_DISPLAYS = {SHORT_TITLE: "Short title", INCLUSION_TERM: "Inclusion term"}
+SYNONYM = "synonym"
+DESIGNATION_USE_DISPLAYS = {SHORT_TITLE: "Short title", INCLUSION_TERM: "Inclusion term", SYNONYM: "Synonym"}
 
 # letter → (English title, Danish title)
 CHAPTERS: dict[str, tuple[str, str]] = {

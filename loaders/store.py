@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import time
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from typing import Any, Iterable, Iterator, TypeVar
 
 from sqlalchemy import delete, func, insert, select
@@ -18,7 +19,7 @@ from loaders.layers import content_hash, merge_layers, pack, unpack
 from loaders.model import ParsedCodeSystem, ParsedConceptMap, ParsedRelease, ParsedValueSet
 from termserver.errors import LoadError
 from termserver.models import (CodeSystemVersion, Concept, ConceptMapVersion, ConceptParent, ConceptProperty,
-                               Designation, Layer, MapElement, SystemAlias, ValueSetVersion)
+                               Designation, Layer, MapElement, StoreState, SystemAlias, ValueSetVersion)
 from termserver.systems import AliasTable
 from termserver.text import fold
 
@@ -45,6 +46,16 @@ class StoreResult:
 def _chunks(items: list[T], size: int = BATCH) -> Iterator[list[T]]:
     for start in range(0, len(items), size):
         yield items[start:start + size]
+
+
+def bump_generation(session: Session) -> None:
+    """Record that the store's content changed (servers rebuild their search index when they see it)."""
+    state = session.get(StoreState, 1, with_for_update=True)
+    if state is None:
+        session.add(StoreState(id=1, generation=1))
+    else:
+        state.generation += 1
+        state.changed_at = datetime.now(timezone.utc)
 
 
 def sync_aliases(session_factory: sessionmaker[Session], aliases: AliasTable) -> None:
@@ -124,6 +135,7 @@ def store_code_system(session_factory: sessionmaker[Session], parsed: ParsedCode
             session.flush()
             status = "replaced"
         row = _write_code_system(session, to_write, aliases, sha, sources)
+        bump_generation(session)
         if parsed.layer and current is not None and current.id != row.id \
                 and parsed.layer not in {stored.key for stored in current.layers}:
             # a new kind of layer was added: the old assembled version is superseded, not a version of its own
@@ -212,6 +224,7 @@ def store_value_set(session_factory: sessionmaker[Session], parsed: ParsedValueS
             session.delete(existing)
             session.flush()
             status = "replaced"
+        bump_generation(session)
         session.add(ValueSetVersion(
             url=parsed.url, version=parsed.version, version_key=parsed.version or "", name=parsed.name,
             title=parsed.title, status=parsed.status, publisher=parsed.publisher, date=parsed.date,
@@ -238,6 +251,7 @@ def store_concept_map(session_factory: sessionmaker[Session], parsed: ParsedConc
             session.delete(existing)
             session.flush()
             status = "replaced"
+        bump_generation(session)
         row = ConceptMapVersion(
             url=parsed.url, version=parsed.version, version_key=parsed.version or "", name=parsed.name,
             title=parsed.title, status=parsed.status, publisher=parsed.publisher, date=parsed.date,

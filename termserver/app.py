@@ -13,6 +13,7 @@ from termserver.errors import TermserverError
 from termserver.fhir.render import operation_outcome
 from termserver.services.catalog import Context
 from termserver.services.results import Issue
+from termserver.services.search_index import IndexHolder
 from termserver.systems import AliasTable
 
 FHIR_JSON = "application/fhir+json"
@@ -31,15 +32,20 @@ def build_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.json.sort_keys = False  # type: ignore[attr-defined]
     engine = make_engine(settings["DATABASE_URL"])
     create_schema(engine)
-    # no connection may outlive the fork of gunicorn --preload workers (SQLite connections must not cross fork())
-    engine.dispose()
     app.extensions["termserver.engine"] = engine
     app.extensions["termserver.sessions"] = make_session_factory(engine)
     app.extensions["termserver.aliases"] = AliasTable(settings["SYSTEM_ALIASES"])
+    aliases = app.extensions["termserver.aliases"]
+    holder = IndexHolder(app.extensions["termserver.sessions"], lambda s: Context(s, aliases, settings),
+                         settings["INDEX_CHECK_SECONDS"])
+    holder.build()  # at start-up, so gunicorn --preload workers share it
+    app.extensions["termserver.search"] = holder
+    # no connection may outlive the fork of gunicorn --preload workers (SQLite connections must not cross fork())
+    engine.dispose()
 
-    from termserver.api import codesystem, conceptmap, metadata, valueset
+    from termserver.api import codesystem, conceptmap, metadata, search, valueset
 
-    for blueprint in (codesystem.bp, valueset.bp, conceptmap.bp, metadata.bp):
+    for blueprint in (codesystem.bp, valueset.bp, conceptmap.bp, metadata.bp, search.bp):
         app.register_blueprint(blueprint)
 
     @app.teardown_appcontext
@@ -95,4 +101,6 @@ def context() -> Context:
 
     if "session" not in g:
         g.session = current_app.extensions["termserver.sessions"]()
-    return Context(g.session, current_app.extensions["termserver.aliases"], current_app.config["TERMSERVER"])
+    index = current_app.extensions["termserver.search"].get(g.session)
+    return Context(g.session, current_app.extensions["termserver.aliases"], current_app.config["TERMSERVER"],
+                   index)

@@ -8,7 +8,7 @@ from typing import Any, Iterable
 
 import click
 
-from termserver.config import SETTINGS, default_release_dirs, load_settings
+from termserver.config import SETTINGS, default_lexicons, default_release_dirs, load_settings
 
 
 def _settings(database_url: str | None) -> dict[str, Any]:
@@ -24,8 +24,8 @@ def main() -> None:
     pass
 
 
-@main.command(help="Load release files or folders into the store. Default: $TERMSERVER_DATA, else data/releases, "
-                   "else ../shared/data.")
+@main.command(help="Load release files or folders (and synonym lexicons) into the store. Default: $TERMSERVER_DATA, "
+                   "else data/releases, else ../shared/data, plus data/synonyms-da.tsv.")
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 @click.option("--database-url", help="Override TERMSERVER_DATABASE_URL.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
@@ -39,7 +39,8 @@ def load(paths: tuple[Path, ...], database_url: str | None, quiet: bool) -> None
     settings = _settings(database_url)
     targets = list(paths)
     if not targets:
-        targets = [next((d for d in default_release_dirs(settings) if d.is_dir()), default_release_dirs(settings)[0])]
+        candidates = default_release_dirs(settings)
+        targets = [next((d for d in candidates if d.is_dir()), candidates[0])] + default_lexicons(settings)
     engine = make_engine(settings["DATABASE_URL"])
     create_schema(engine)
 

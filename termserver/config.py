@@ -19,6 +19,14 @@ def _int(value: str) -> int:
     return int(value)
 
 
+def _paths(value: str) -> list[Path]:
+    return [Path(item).expanduser() for item in value.split(os.pathsep) if item]
+
+
+def _float(value: str) -> float:
+    return float(value)
+
+
 def _aliases(value: str) -> dict[str, str]:
     """Parse ``alias=canonical`` pairs separated by commas or whitespace."""
     pairs: dict[str, str] = {}
@@ -47,6 +55,11 @@ SETTINGS: tuple[Setting, ...] = (
             "PostgreSQL: postgresql+psycopg://user:pass@host/db."),
     Setting("RELEASES", "TERMSERVER_DATA", None, _path,
             "Where `termserver load` looks when given no path. Default: data/releases if it exists, else ../shared/data."),
+    Setting("LEXICONS", "TERMSERVER_LEXICONS", None, _paths,
+            "Synonym lexicons (term<TAB>code TSV) `termserver load` adds when given no path, separated by ':'. "
+            "Default: the repository's data/synonyms-da.tsv."),
+    Setting("INDEX_CHECK_SECONDS", "TERMSERVER_INDEX_CHECK_SECONDS", 2.0, _float,
+            "How often (seconds) a server checks whether a load changed the store and rebuilds its search index."),
     Setting("SYSTEM_ALIASES", "TERMSERVER_SYSTEM_ALIASES", {}, _aliases,
             "Extra code system URI aliases, 'alias=canonical' pairs separated by commas; added to the built-in table."),
     Setting("EXPAND_LIMIT", "TERMSERVER_EXPAND_LIMIT", 10000, _int,
@@ -84,9 +97,20 @@ def load_settings(overrides: Mapping[str, Any] | None = None,
     return settings
 
 
+REPO_DATA = Path(__file__).resolve().parent.parent / "data"
+
+
 def default_release_dirs(settings: Mapping[str, Any]) -> list[Path]:
     """Candidate release folders for ``termserver load`` without a path, in order of preference."""
     if settings.get("RELEASES"):
         return [Path(settings["RELEASES"])]
     here = Path.cwd()
     return [here / "data" / "releases", here.parent / "shared" / "data"]
+
+
+def default_lexicons(settings: Mapping[str, Any]) -> list[Path]:
+    """Lexicons ``termserver load`` adds when given no path."""
+    if settings.get("LEXICONS") is not None:
+        return list(settings["LEXICONS"])
+    default = REPO_DATA / "synonyms-da.tsv"
+    return [default] if default.is_file() else []

@@ -211,3 +211,13 @@ class SystemAlias(Base):
     uri: Mapped[str] = mapped_column(String(500), primary_key=True)
     canonical: Mapped[str] = mapped_column(String(500), index=True)
     retired: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class StoreState(Base):
+    """One row: a counter bumped by every load that changes data, so servers know to rebuild their search index."""
+
+    __tablename__ = "store_state"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    generation: Mapped[int] = mapped_column(Integer, default=0)
+    changed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)

@@ -10,6 +10,7 @@ from termserver.services.valuesets import new_identifier, now_iso
 
 TX_ISSUE_TYPE = "http://hl7.org/fhir/tools/CodeSystem/tx-issue-type"
 MESSAGE_ID = "http://hl7.org/fhir/StructureDefinition/operationoutcome-message-id"
+SEARCH_MATCH = "https://termserver.dk/fhir/StructureDefinition/search-match"
 
 
 def _param(name: str, kind: str, value: Any) -> dict[str, Any]:
@@ -146,7 +147,13 @@ def expansion_value_set(expansion: Expansion) -> dict[str, Any]:
     resource.setdefault("status", expansion.status)
     contains = []
     for entry in expansion.contains:
-        item: dict[str, Any] = {"system": entry.system}
+        item: dict[str, Any] = {}
+        if entry.match:
+            term, kind, score = entry.match
+            item["extension"] = [{"url": SEARCH_MATCH, "extension": [
+                {"url": "term", "valueString": term}, {"url": "kind", "valueCode": kind},
+                {"url": "score", "valueDecimal": score}]}]
+        item["system"] = entry.system
         if entry.version:
             item["version"] = entry.version
         if entry.abstract:

@@ -28,6 +28,7 @@ class Context:
     session: Session
     aliases: AliasTable
     settings: dict[str, Any] = field(default_factory=dict)
+    search: Any = None  # the SearchIndex, when the app has one (services/search.py)
 
 
 @dataclass

@@ -85,6 +85,7 @@ class ExpansionEntry:
     abstract: bool = False
     designations: list[DesignationView] = field(default_factory=list)
     properties: list[PropertyView] = field(default_factory=list)
+    match: tuple[str, str, float] | None = None  # (matched term, match kind, score) of a filtered expansion
 
 
 @dataclass

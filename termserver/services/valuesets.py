@@ -169,6 +169,7 @@ class _Row:
     sort: tuple[int, int]
     texts: list[str] = field(default_factory=list)  # folded display + designations, for the text filter
     designations: list[DesignationView] = field(default_factory=list)
+    match: tuple[str, str, float] | None = None  # (matched term, match kind, score) from the search index
 
 
 class _Evaluator:
@@ -362,27 +363,27 @@ def _match_rank(row: _Row, words: list[str], phrase: str) -> tuple[int, int] | N
 def expand_value_set(ctx: Context, vs: ResolvedValueSet, request: ExpandRequest) -> Expansion:
     """Expand ``vs``: evaluate the compose, apply activeOnly and the text filter, then page.
 
+    A filtered expansion of whole code systems (the picker's ``<system>?fhir_vs``) is answered from the search
+    index alone; other value sets are evaluated and then ranked by the same index.
+
     :raises TooCostly: when the result is larger than the configured limit and no count was given.
     """
-    evaluator = _Evaluator(ctx, request)
-    rows = list(evaluator.evaluate(vs).values())
+    used_systems: dict[str, str | None] = {}
+    warnings: list[str] = []
+    rows = _rows_from_index(ctx, vs, request, used_systems) if request.filter else None
+    if rows is None:
+        evaluator = _Evaluator(ctx, request)
+        rows = list(evaluator.evaluate(vs).values())
+        used_systems, warnings = evaluator.used_systems, evaluator.warnings
+        if request.filter:
+            rows = _rank_rows(ctx, rows, request.filter)
     if request.active_only:
         rows = [r for r in rows if r.active]
     if request.exclude_not_selectable:
         rows = [r for r in rows if not r.abstract]
     count = request.count
-    if request.filter:
-        phrase = fold(request.filter)
-        words = [w for w in re.split(r"[\s/,;:()\-.]+", phrase) if w]
-        ranked = []
-        for row in rows:
-            rank = _match_rank(row, words, phrase)
-            if rank is not None:
-                ranked.append(((rank[0], not row.active or row.abstract, rank[1], row.code), row))
-        ranked.sort(key=lambda item: item[0])
-        rows = [row for _, row in ranked]
-        if count is None:
-            count = int(ctx.settings.get("DEFAULT_COUNT", 1000))
+    if request.filter and count is None:
+        count = int(ctx.settings.get("DEFAULT_COUNT", 1000))
     total = len(rows)
     limit = int(ctx.settings.get("EXPAND_LIMIT", 10000))
     if count is None and total > limit:
@@ -395,7 +396,7 @@ def expand_value_set(ctx: Context, vs: ResolvedValueSet, request: ExpandRequest)
                         f"than this server returns in one page ({limit}); use a count of at most {limit}")
     page = rows[request.offset:request.offset + count] if count is not None else rows[request.offset:]
     contains = [ExpansionEntry(r.system, r.code, r.display, r.version, inactive=not r.active, abstract=r.abstract,
-                               designations=r.designations if request.include_designations else [])
+                               designations=r.designations if request.include_designations else [], match=r.match)
                 for r in page]
     parameters: list[tuple[str, str, Any]] = []
     for name, kind, value in (("filter", "String", request.filter), ("count", "Integer", request.count),
@@ -405,12 +406,70 @@ def expand_value_set(ctx: Context, vs: ResolvedValueSet, request: ExpandRequest)
                               ("displayLanguage", "Code", request.display_language)):
         if value is not None:
             parameters.append((name, kind, value))
-    for system, version in evaluator.used_systems.items():
+    for system, version in used_systems.items():
         parameters.append(("used-codesystem", "Uri", f"{system}|{version}" if version else system))
-    for warning in evaluator.warnings:
+    for warning in warnings:
         parameters.append(("warning", "String", warning))
     return Expansion(vs.url, vs.version, vs.name, vs.title, vs.status, total, request.offset, contains,
                      parameters, vs.resource)
+
+
+def _rows_from_index(ctx: Context, vs: ResolvedValueSet, request: ExpandRequest,
+                     used_systems: dict[str, str | None]) -> list[_Row] | None:
+    """The ranked rows of a filtered expansion of whole systems, straight from the search index; None when the
+    value set or the request needs the store (concept lists, filters, imports, other versions or languages)."""
+    index = ctx.search
+    includes = vs.compose.get("include") or []
+    if index is None or not includes or vs.compose.get("exclude") or request.display_language \
+            or request.include_designations:
+        return None
+    found: list[tuple[tuple, _Row]] = []
+    for include in includes:
+        if set(include) - {"system", "version"} or not include.get("system"):
+            return None
+        system = include["system"]
+        canonical = ctx.aliases.canonical(system)
+        version = include.get("version") or request.system_versions.get(canonical)
+        system_index = index.get(canonical)
+        if system_index is None:
+            return None
+        if version and version != system_index.version:
+            row = catalog.resolve_system(ctx, system, version)
+            if row.version != system_index.version:
+                return None
+        used_systems[canonical] = system_index.version
+        for hit in system_index.search(request.filter or ""):
+            found.append((hit.rank, _Row(system, hit.version, hit.code, hit.display, hit.active, hit.abstract,
+                                         (0, 0), match=(hit.matched_term, hit.match_kind, hit.score))))
+    found.sort(key=lambda item: item[0])
+    return [row for _, row in found]
+
+
+def _rank_rows(ctx: Context, rows: list[_Row], text: str) -> list[_Row]:
+    """Rows matching ``text``, best first: by the search index when every row's system version is indexed,
+    else by a simple word-prefix match."""
+    index = ctx.search
+    members: dict[tuple[str, str], _Row] = {(ctx.aliases.canonical(r.system), r.code): r for r in rows}
+    systems = {system for system, _ in members}
+    indexes = {s: index.get(s) for s in systems} if index is not None else {}
+    if rows and all(indexes.get(s) is not None for s in systems) and all(
+            indexes[ctx.aliases.canonical(r.system)].version == r.version for r in rows):
+        ranked = []
+        for hit in index.search(text, systems):
+            row = members.get((hit.system, hit.code))
+            if row is not None:
+                row.match = (hit.matched_term, hit.match_kind, hit.score)
+                ranked.append(row)
+        return ranked
+    phrase = fold(text)
+    words = [w for w in re.split(r"[\s/,;:()\-.]+", phrase) if w]
+    scored = []
+    for row in rows:
+        rank = _match_rank(row, words, phrase)
+        if rank is not None:
+            scored.append(((rank[0], not row.active or row.abstract, rank[1], row.code), row))
+    scored.sort(key=lambda item: item[0])
+    return [row for _, row in scored]
 
 
 def is_implicit(vs: ResolvedValueSet) -> bool:

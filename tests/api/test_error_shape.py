@@ -37,6 +37,7 @@ ROUTES = {
     "/fhir/ConceptMap": {"GET"},
     "/fhir/ConceptMap/<resource_id>": {"GET"},
     "/fhir/metadata": {"GET"},
+    "/api/search": {"GET"},
     "/static/<path:filename>": {"GET"},  # Flask's own; serves nothing here
 }
 # a stored resource of each type (there are no stored value sets), and one that does not exist
