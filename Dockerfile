@@ -36,6 +36,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     TERMSERVER_DATA_DIR=/var/lib/termserver \
     TERMSERVER_DATA=/data/releases \
+    TERMSERVER_LEXICONS=/usr/share/termserver/synonyms-da.tsv \
     WORKERS=2
 
 # the wheels are bind-mounted from the build stage, so they never become a layer of this image;
@@ -43,6 +44,8 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 # hadolint ignore=DL3013
 RUN --mount=type=bind,from=build,source=/wheels,target=/wheels \
     pip install --no-index --find-links=/wheels termserver
+
+COPY data/synonyms-da.tsv /usr/share/termserver/synonyms-da.tsv
 
 RUN groupadd --system --gid 10001 termserver \
  && useradd --system --uid 10001 --gid termserver --home-dir /var/lib/termserver --no-create-home \
@@ -60,7 +63,7 @@ if [ "$#" -gt 0 ]; then
 fi
 releases="${TERMSERVER_DATA:-/data/releases}"
 if [ -d "$releases" ] && [ -n "$(ls -A "$releases" 2>/dev/null)" ]; then
-    termserver load --quiet "$releases"
+    termserver load --quiet "$releases" ${TERMSERVER_LEXICONS:+$(echo "$TERMSERVER_LEXICONS" | tr ':' ' ')}
 else
     echo "termserver: no releases mounted at $releases; serving what the database holds" >&2
 fi

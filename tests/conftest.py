@@ -68,7 +68,9 @@ def loaded_database(release_dir: Path, tmp_path_factory: pytest.TempPathFactory)
     url = make_test_database_url(tmp_path_factory, "loaded")
     engine = make_engine(url)
     create_schema(engine)
-    report = load_paths(make_session_factory(engine), [release_dir], AliasTable())
+    # what `termserver load` loads by default: the releases and the project's synonym lexicon
+    report = load_paths(make_session_factory(engine), [release_dir, REPO / "data" / "synonyms-da.tsv"],
+                        AliasTable())
     engine.dispose()
     assert not report.errors, report.errors
     return url

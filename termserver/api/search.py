@@ -33,7 +33,8 @@ def search() -> Any:
     if query is None or not query.strip():
         raise InvalidRequest("Parameter 'q' (the text or code typed so far) is required")
     systems = request.args.getlist("system")
-    hits = search_codes(ctx.search, query, [ctx.aliases.canonical(s) for s in systems] if systems else None,
+    canonical = list(dict.fromkeys(ctx.aliases.canonical(s) for s in systems))  # one system sent twice: once
+    hits = search_codes(ctx.search, query, canonical or None,
                         limit=_int_arg("limit", 20, MAX_LIMIT), offset=_int_arg("offset", 0),
                         active_only=request.args.get("activeOnly", "false").lower() == "true",
                         )

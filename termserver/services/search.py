@@ -96,6 +96,9 @@ class Term:
     tokens: tuple[str, ...]
 
 
+Match = tuple  # (rank, concept number, matched Term or None)
+
+
 @dataclass(slots=True)
 class Hit:
     """One search result: the concept, the term that matched and how."""
@@ -152,6 +155,8 @@ class SystemIndex:
                 for token in tokens:
                     postings[token].add(term_id)
         self.code_keys: list[str] = sorted(self.by_code)
+        self.sorted_norms: list[tuple[str, int]] = sorted((term.norm, i) for i, term in enumerate(self.terms))
+        self._one_letter: dict[str, list[Match]] = {}
         self.vocab: list[str] = sorted(postings)
         self.postings: dict[str, tuple[int, ...]] = {t: tuple(sorted(ids)) for t, ids in postings.items()}
         vocab_set = set(self.vocab)
@@ -230,6 +235,19 @@ class SystemIndex:
 
     def search(self, query: str) -> list[Hit]:
         """Every concept matching ``query``, best first."""
+        return [self.hit(match) for match in self.ranked(query)]
+
+    def hit(self, match: Match) -> Hit:
+        """The :class:`Hit` for one entry of :meth:`ranked`."""
+        rank, concept, term = match
+        info = self.concepts[concept]
+        return Hit(self.system, self.version, info.code, info.display, term.text if term else info.code,
+                   CLASS_NAMES[rank[3]], KIND_NAMES[term.kind] if term else "code", _score(rank), info.active,
+                   info.abstract, rank)
+
+    def ranked(self, query: str) -> list[Match]:
+        """Every concept matching ``query`` as ``(rank, concept number, matched term)``, best first; cheap to page
+        before turning entries into hits."""
         norm = normalize(query)
         if not norm:
             return []
@@ -253,6 +271,14 @@ class SystemIndex:
             if has_digit and len(key) >= 2:
                 for concept in self._code_prefix(key):
                     offer(concept, CLASS_PREFIX, None)
+        if len(norm) == 1:
+            # one letter (the first keystroke): only what starts with it, ranked once and remembered
+            cached = self._one_letter.get(norm)
+            if cached is None:
+                for norm_text, term_id in _prefixed_pairs(self.sorted_norms, norm):
+                    offer(self.terms[term_id].concept, CLASS_PREFIX, self.terms[term_id])
+                cached = self._one_letter[norm] = self._sorted(best)
+            return list(cached)
         words = norm.split()
         cache: dict[tuple[str, bool], dict[int, int]] = {}
         for variant, extra in _variants(words):
@@ -265,15 +291,13 @@ class SystemIndex:
                 rest = [w for i, w in enumerate(words) if i not in removed]
                 if any(len(w) >= MIN_PREFIX for w in rest):
                     self._match_words(rest, " ".join(rest), offer, cache, 10 * dropped, partial=True)
-        hits = []
-        for concept, (rank, term) in best.items():
-            info = self.concepts[concept]
-            hits.append(Hit(self.system, self.version, info.code, info.display,
-                            term.text if term else info.code, CLASS_NAMES[rank[3]],
-                            KIND_NAMES[term.kind] if term else "code", _score(rank), info.active, info.abstract,
-                            rank))
-        hits.sort(key=lambda h: h.rank)
-        return hits
+        return self._sorted(best)
+
+    @staticmethod
+    def _sorted(best: dict[int, tuple]) -> list[Match]:
+        matches = [(rank, concept, term) for concept, (rank, term) in best.items()]
+        matches.sort(key=lambda match: match[0])
+        return matches
 
     def _code_prefix(self, key: str) -> Iterator[int]:
         start = bisect_left(self.code_keys, key)
@@ -333,6 +357,14 @@ def _variants(words: list[str]) -> list[tuple[list[str], int]]:
     return variants
 
 
+def _prefixed_pairs(pairs: list[tuple[str, int]], prefix: str) -> Iterator[tuple[str, int]]:
+    start = bisect_left(pairs, (prefix, -1))
+    for pair in pairs[start:]:
+        if not pair[0].startswith(prefix):
+            break
+        yield pair
+
+
 def _prefixed(keys: list[str], prefix: str) -> Iterator[str]:
     start = bisect_left(keys, prefix)
     for key in keys[start:]:
@@ -361,10 +393,11 @@ _TIERS = {CLASS_CODE: 0, CLASS_TITLE: 1, CLASS_PREFIX: 2, CLASS_WORDS: 2, CLASS_
 
 
 def _score(rank: tuple) -> float:
-    """A 0–1 score for display: higher is better, consistent with the rank order."""
-    tier, flagged, kind, match_class, length = rank[:5]
-    return round(1.0 - tier * 0.2 - (0.1 if flagged else 0) - kind * 0.02 - match_class * 0.003
-                 - min(length, 200) / 20000, 4)
+    """A score in [0, 1] for display, higher is better, from the tier, flag, kind and class of the rank. It never
+    increases down the rank order (each weight exceeds what the later ones add up to); the finer tie-breaks
+    (corrections, length, code) order hits without changing their score."""
+    tier, flagged, kind, match_class = rank[:4]
+    return round(1.0 - (tier * 0.16 + flagged * 0.08 + kind * 0.02 + match_class * 0.0025), 4)
 
 
 @dataclass
@@ -382,13 +415,17 @@ class SearchIndex:
             return index
         return None
 
-    def search(self, query: str, systems: Iterable[str] | None = None) -> list[Hit]:
-        """Hits across ``systems`` (all when None), merged by rank."""
+    def ranked(self, query: str, systems: Iterable[str] | None = None) -> list[tuple[tuple, str, Match]]:
+        """``(rank, system, match)`` across ``systems`` (all when None), merged by rank."""
         chosen = [self.systems[s] for s in systems if s in self.systems] if systems is not None \
             else list(self.systems.values())
-        hits = [hit for index in chosen for hit in index.search(query)]
-        hits.sort(key=lambda h: (h.rank, h.system))
-        return hits
+        merged = [(match[0], index.system, match) for index in chosen for match in index.ranked(query)]
+        merged.sort(key=lambda item: (item[0], item[1]))
+        return merged
+
+    def search(self, query: str, systems: Iterable[str] | None = None) -> list[Hit]:
+        """Hits across ``systems`` (all when None), merged by rank."""
+        return [self.systems[system].hit(match) for _, system, match in self.ranked(query, systems)]
 
 
 def search_codes(index: SearchIndex | None, query: str, systems: list[str] | None, *, limit: int = 20,
@@ -404,7 +441,7 @@ def search_codes(index: SearchIndex | None, query: str, systems: list[str] | Non
     for system in systems or []:
         if index.get(system) is None:
             raise NotFound(f"Code system '{system}' is not known to this server (or has nothing to search)")
-    hits = index.search(query, systems)
+    ranked = index.ranked(query, systems)
     if active_only:
-        hits = [h for h in hits if h.active]
-    return hits[offset:offset + limit]
+        ranked = [item for item in ranked if index.systems[item[1]].concepts[item[2][1]].active]
+    return [index.systems[system].hit(match) for _, system, match in ranked[offset:offset + limit]]

@@ -20,6 +20,7 @@ from termserver.services import catalog
 from termserver.services.catalog import Context, DesignationView
 from termserver.services.codesystems import validate_coding
 from termserver.services.results import Coding, Expansion, ExpansionEntry, Issue, ValidationResult
+from termserver.services.search import Match, SystemIndex
 from termserver.text import fold
 
 IMPLICIT = "?fhir_vs"
@@ -370,7 +371,7 @@ def expand_value_set(ctx: Context, vs: ResolvedValueSet, request: ExpandRequest)
     """
     used_systems: dict[str, str | None] = {}
     warnings: list[str] = []
-    rows = _rows_from_index(ctx, vs, request, used_systems) if request.filter else None
+    rows: list[Any] | None = _rows_from_index(ctx, vs, request, used_systems) if request.filter else None
     if rows is None:
         evaluator = _Evaluator(ctx, request)
         rows = list(evaluator.evaluate(vs).values())
@@ -395,6 +396,7 @@ def expand_value_set(ctx: Context, vs: ResolvedValueSet, request: ExpandRequest)
         raise TooCostly(f"count={count} asks for more of value set '{vs.url or '(in request)'}' ({total} codes) "
                         f"than this server returns in one page ({limit}); use a count of at most {limit}")
     page = rows[request.offset:request.offset + count] if count is not None else rows[request.offset:]
+    page = [r.row() if isinstance(r, _IndexedMatch) else r for r in page]
     contains = [ExpansionEntry(r.system, r.code, r.display, r.version, inactive=not r.active, abstract=r.abstract,
                                designations=r.designations if request.include_designations else [], match=r.match)
                 for r in page]
@@ -414,8 +416,30 @@ def expand_value_set(ctx: Context, vs: ResolvedValueSet, request: ExpandRequest)
                      parameters, vs.resource)
 
 
+@dataclass(slots=True)
+class _IndexedMatch:
+    """A hit of the search index, turned into a :class:`_Row` only if it lands on the page."""
+
+    system: str  # as the value set names it (an alias stays an alias)
+    index: SystemIndex
+    match: Match
+
+    @property
+    def active(self) -> bool:
+        return self.index.concepts[self.match[1]].active
+
+    @property
+    def abstract(self) -> bool:
+        return self.index.concepts[self.match[1]].abstract
+
+    def row(self) -> _Row:
+        hit = self.index.hit(self.match)
+        return _Row(self.system, hit.version, hit.code, hit.display, hit.active, hit.abstract, (0, 0),
+                    match=(hit.matched_term, hit.match_kind, hit.score))
+
+
 def _rows_from_index(ctx: Context, vs: ResolvedValueSet, request: ExpandRequest,
-                     used_systems: dict[str, str | None]) -> list[_Row] | None:
+                     used_systems: dict[str, str | None]) -> list[_IndexedMatch] | None:
     """The ranked rows of a filtered expansion of whole systems, straight from the search index; None when the
     value set or the request needs the store (concept lists, filters, imports, other versions or languages)."""
     index = ctx.search
@@ -423,7 +447,9 @@ def _rows_from_index(ctx: Context, vs: ResolvedValueSet, request: ExpandRequest,
     if index is None or not includes or vs.compose.get("exclude") or request.display_language \
             or request.include_designations:
         return None
-    found: list[tuple[tuple, _Row]] = []
+    found: list[tuple[tuple, _IndexedMatch]] = []
+    seen: set[str] = set()
+    active_only = vs.compose.get("inactive") is False
     for include in includes:
         if set(include) - {"system", "version"} or not include.get("system"):
             return None
@@ -438,9 +464,13 @@ def _rows_from_index(ctx: Context, vs: ResolvedValueSet, request: ExpandRequest,
             if row.version != system_index.version:
                 return None
         used_systems[canonical] = system_index.version
-        for hit in system_index.search(request.filter or ""):
-            found.append((hit.rank, _Row(system, hit.version, hit.code, hit.display, hit.active, hit.abstract,
-                                         (0, 0), match=(hit.matched_term, hit.match_kind, hit.score))))
+        if canonical in seen:  # the same system included twice: its codes once
+            continue
+        seen.add(canonical)
+        for match in system_index.ranked(request.filter or ""):
+            item = _IndexedMatch(system, system_index, match)
+            if not active_only or item.active:
+                found.append((match[0], item))
     found.sort(key=lambda item: item[0])
     return [row for _, row in found]
 

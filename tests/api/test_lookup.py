@@ -47,8 +47,12 @@ def test_icpc2_k86_under_both_uris(client, system):
     assert value(body, "abstract") is False
     english = [d["value"] for d in designations(body) if d.get("language") == "en"]
     assert "Hypertension uncomplicated" in english
-    danish = [d["value"] for d in designations(body) if d.get("language") == "da"]
+    danish = [d["value"] for d in designations(body) if d.get("language") == "da" and "use" not in d]
     assert danish == ["Ukompliceret hypertension"]
+    # the synonym lexicon's terms are designations too, marked with their use
+    synonyms = [d["value"] for d in designations(body)
+                if d.get("use", {}).get("code") == "synonym" and d.get("language") == "da"]
+    assert "højt blodtryk" in synonyms
     inclusion = properties(body, "inclusion")
     assert len(inclusion) == 1
     assert "essential hypertension" in inclusion[0]["value"]
