@@ -318,6 +318,10 @@ def expand_path(query: Query, count: int = TOP) -> str:
                                                    "count": count})
 
 
+def search_path_everywhere(query: Query) -> str:
+    return "/api/search?" + urlencode({"q": query.text, "limit": TOP})
+
+
 def search_path(query: Query) -> str:
     return "/api/search?" + urlencode({"q": query.text, "system": query.system, "limit": TOP})
 
@@ -420,6 +424,16 @@ def measure(args: argparse.Namespace, release_dir: Path, scratch: Path, watch: G
         wide = run_passes(queries, wide_baseline, args.wide_baseline_passes, warm_up=False)
         figures["wide_baseline_displays"] = len(every)
 
+    # the engine over every system at once (what /api/search does without system=): the same scope as the
+    # baseline over all display strings
+    def ours_everywhere(query: Query) -> list[str]:
+        return [hit.code if hit.system == query.system else f"{hit.system}#{hit.code}"
+                for hit in search_codes(index, query.text, None, limit=TOP)]
+
+    print("in-process search over every system ...", file=sys.stderr)
+    watch.phase = "search_codes_all"
+    engine_all = run_passes(queries, ours_everywhere, args.passes)
+
     # what a picker sends while the words are typed: every prefix of every query, once (information, no goal)
     strokes = sorted({(q.text[:n], q.system) for q in queries for n in range(1, len(q.text) + 1)
                       if q.text[:n].strip()})
@@ -453,6 +467,8 @@ def measure(args: argparse.Namespace, release_dir: Path, scratch: Path, watch: G
                              args.http_passes, "HTTP /api/search")
             fhir_http = run_passes(queries, over_http(expand_path, expansion_codes), args.http_passes,
                                    "HTTP $expand")
+            api_all = run_passes(queries, over_http(search_path_everywhere, lambda hits: [
+                h["code"] for h in hits]), args.http_passes, "HTTP /api/search over every system")
         finally:
             http_client.close()
         workers = child_pids(server.pid)
@@ -478,7 +494,8 @@ def measure(args: argparse.Namespace, release_dir: Path, scratch: Path, watch: G
 
     figures["latency"] = {"search_codes": latency(engine), "expand_in_process": latency(fhir_local),
                           "http_api_search": latency(api), "http_expand": latency(fhir_http),
-                          "baseline": latency(brute)}
+                          "baseline": latency(brute), "search_codes_all_systems": latency(engine_all),
+                          "http_api_search_all_systems": latency(api_all)}
     if wide is not None:
         figures["latency"]["wide_baseline"] = latency(wide)
     by_system: dict[str, dict[str, float]] = {}
@@ -539,9 +556,17 @@ def verdicts(figures: dict[str, Any]) -> list[tuple[str, bool, str]]:
                      f"{lat[name]['p50_ms']:.2f} ms"))
         rows.append((f"{label} p99 ≤ {GOAL_HTTP_P99_MS:g} ms", lat[name]["p99_ms"] <= GOAL_HTTP_P99_MS,
                      f"{lat[name]['p99_ms']:.2f} ms"))
+    if "wide_baseline" in lat:
+        # the baseline: WRatio "over all display strings", against the engine over the same scope
+        wide = lat["wide_baseline"]["p50_ms"]
+        for name, label in (("search_codes_all_systems", "in-process search, every system"),
+                            ("http_api_search_all_systems", "HTTP /api/search, every system")):
+            ratio = wide / lat[name]["p50_ms"]
+            rows.append((f"all-displays baseline p50 / {label} p50 ≥ {GOAL_SPEEDUP:g}×", ratio >= GOAL_SPEEDUP,
+                         f"×{ratio:.0f}"))
     for name, label in (("search_codes", "in-process search_codes"), ("http_api_search", "HTTP /api/search")):
         ratio = base / lat[name]["p50_ms"]
-        rows.append((f"baseline p50 / {label} p50 ≥ {GOAL_SPEEDUP:g}×", ratio >= GOAL_SPEEDUP, f"×{ratio:.0f}"))
+        rows.append((f"(info) one-system baseline p50 / {label} p50", True, f"×{ratio:.1f}"))
     rows.append((f"top-1 ≥ {GOAL_TOP1:.0%}", acc["top1"] >= GOAL_TOP1, f"{acc['top1']:.1%}"))
     rows.append((f"top-5 ≥ {GOAL_TOP5:.0%}", acc["top5"] >= GOAL_TOP5, f"{acc['top5']:.1%}"))
     rows.append(("HTTP answers equal the in-process top 5", not figures["disagreements"],

@@ -176,11 +176,17 @@ class SystemIndex:
                 sounds[sound(token)].append(token)
         self.sounds: dict[str, list[str]] = dict(sounds)
         self.sound_keys: list[str] = sorted(sounds)
-        self.by_length: dict[int, list[str]] = defaultdict(list)
+        self.by_start: dict[tuple[int, int, str], list[str]] = defaultdict(list)  # (length, 0|1, letter)
         for token in self.vocab:
-            self.by_length[len(token)].append(token)
-        self.prefixes: dict[int, list[str]] = {
-            n: sorted({t[:n] for t in self.vocab if len(t) >= n}) for n in FUZZY_PREFIX_LENGTHS}
+            self.by_start[(len(token), 0, token[0])].append(token)
+            if len(token) > 1:
+                self.by_start[(len(token), 1, token[1])].append(token)
+        # distinct word starts of each length, by first and by second letter, for typos in the word being typed
+        self.prefixes: dict[tuple[int, int, str], list[str]] = defaultdict(list)
+        for n in FUZZY_PREFIX_LENGTHS:
+            for start in sorted({t[:n] for t in self.vocab if len(t) >= n}):
+                self.prefixes[(n, 0, start[0])].append(start)
+                self.prefixes[(n, 1, start[1])].append(start)
 
     # --- word → matching tokens -------------------------------------------------------------------------------
 
@@ -220,13 +226,17 @@ class SystemIndex:
     def _fuzzy(self, word: str, typos: int, last: bool) -> Iterator[tuple[str, int]]:
         n = len(word)
         candidates: list[str] = []
+        # a typo seldom hits both of the first two letters: compare only with words that share one of them
         for length in range(n - typos, n + typos + 1):
-            candidates.extend(self.by_length.get(length, ()))
+            candidates.extend(self.by_start.get((length, 0, word[0]), ()))
+            candidates.extend(t for t in self.by_start.get((length, 1, word[1]), ()) if t[0] != word[0])
         for token, distance, _ in process.extract(word, candidates, scorer=OSA.distance, score_cutoff=typos,
                                                   limit=None):
             yield token, int(distance)
-        if last and n in self.prefixes:
-            for prefix, distance, _ in process.extract(word, self.prefixes[n], scorer=OSA.distance,
+        if last and n in FUZZY_PREFIX_LENGTHS:
+            prefixes = list(self.prefixes.get((n, 0, word[0]), ()))
+            prefixes += [p for p in self.prefixes.get((n, 1, word[1]), ()) if p[0] != word[0]]
+            for prefix, distance, _ in process.extract(word, prefixes, scorer=OSA.distance,
                                                        score_cutoff=typos, limit=None):
                 for token in self._prefix_tokens(prefix):
                     yield token, int(distance) + 1
