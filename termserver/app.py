@@ -51,9 +51,9 @@ def build_app(config: Mapping[str, Any] | None = None) -> Flask:
     # no connection may outlive the fork of gunicorn --preload workers (SQLite connections must not cross fork())
     engine.dispose()
 
-    from termserver.api import codesystem, conceptmap, metadata, search, valueset
+    from termserver.api import bundle, codesystem, conceptmap, metadata, search, validation, valueset
 
-    for blueprint in (codesystem.bp, valueset.bp, conceptmap.bp, metadata.bp, search.bp):
+    for blueprint in (codesystem.bp, valueset.bp, conceptmap.bp, metadata.bp, search.bp, bundle.bp, validation.bp):
         app.register_blueprint(blueprint)
 
     @app.teardown_appcontext
