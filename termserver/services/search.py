@@ -1,6 +1,7 @@
 """Danish typeahead search: normalisation, a word-level inverted index per code system, and ranking.
 
-Pure functions and classes (no Flask); :func:`load_index` reads the store once and builds everything in memory.
+Pure functions and classes (no Flask, no database); ``search_index.build_index`` reads the store and builds
+them.
 
 Normalisation (:func:`normalize`): NFKC, casefold, ``æ→ae``, ``ø→oe``, ``å→aa`` (so both spellings are equal),
 other accents folded, punctuation, ``/`` and ``-`` as word breaks. Normalising twice changes nothing.
@@ -33,6 +34,8 @@ from typing import Iterable, Iterator
 
 from rapidfuzz import process
 from rapidfuzz.distance import OSA
+
+from termserver.errors import NotFound
 
 # where a term comes from: lower ranks first
 KIND_DISPLAY, KIND_DESIGNATION, KIND_SYNONYM, KIND_MAPPED = 0, 1, 2, 3
@@ -444,8 +447,6 @@ def search_codes(index: SearchIndex | None, query: str, systems: list[str] | Non
 
     :raises NotFound: when a requested system is not loaded.
     """
-    from termserver.errors import NotFound
-
     if index is None:
         return []
     for system in systems or []:
