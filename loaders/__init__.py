@@ -18,14 +18,23 @@ NOT_A_RELEASE_NAMES = {"readme", "readme.txt", "license", "license.txt", "source
 
 def _modules() -> list[ModuleType]:
     # Imported lazily so that `import loaders` stays cheap for the server.
-    from loaders import (fhir, icpc2_extra, icpc2_fi, icpc2_no, icpc2e_xlsx, lexicon_tsv, nlk_xlsx, sks_csv,
-                         who_icd10_xml)
+    from loaders import (fhir, icpc2_extra, icpc2_fi, icpc2_no, icpc2e_xlsx, lexicon_tsv, medcom_fsh, nlk_xlsx,
+                         sks_csv, who_icd10_xml)
 
-    return [fhir, icpc2e_xlsx, icpc2_extra, icpc2_fi, icpc2_no, sks_csv, who_icd10_xml, nlk_xlsx, lexicon_tsv]
+    return [fhir, icpc2e_xlsx, icpc2_extra, icpc2_fi, icpc2_no, sks_csv, who_icd10_xml, nlk_xlsx, lexicon_tsv,
+            medcom_fsh]
 
 
 def is_not_a_release(path: Path) -> bool:
-    """True for documentation files that sit beside releases (README, SOURCES.md, PDFs)."""
+    """True for documentation files that sit beside releases (README, SOURCES.md, PDFs), and for FSH files that
+    define no ValueSet or CodeSystem (alias.fsh, profiles, examples) beside the FSH files that do."""
+    if path.suffix.lower() == ".fsh":
+        from loaders import medcom_fsh
+
+        try:
+            return not medcom_fsh.sniff(path)
+        except OSError:
+            return False  # find_loader reports the read error
     return path.suffix.lower() in NOT_A_RELEASE_SUFFIXES or path.name.lower() in NOT_A_RELEASE_NAMES \
         or path.name.startswith(".")
 
@@ -42,7 +51,8 @@ def find_loader(path: Path) -> ModuleType:
         except OSError as exc:
             raise LoadError(path, f"cannot read file: {exc.strerror or exc}") from exc
     raise LoadError(path, "unrecognised file: not a FHIR CodeSystem/ValueSet/ConceptMap, ICPC-2e Excel, "
-                          "ICPC-2 extra-codes TSV, SKS CSV, WHO ICD-10 XML, NPU/NLK Excel or synonym lexicon TSV")
+                          "ICPC-2 extra-codes TSV, SKS CSV, WHO ICD-10 XML, NPU/NLK Excel, synonym lexicon TSV or "
+                          "MedCom FSH")
 
 
 def loader_names() -> list[str]:

@@ -8,6 +8,7 @@ XML is read with ``fhir.resources`` (R4B models, identical to R4 for these resou
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,7 @@ RESOURCE_TYPES = ("CodeSystem", "ValueSet", "ConceptMap", "Bundle")
 LAYERED_SYSTEMS: dict[str, tuple[int, str]] = {NPU: (10, "addition")}
 
 _ALIASES = AliasTable()
+_RESOURCE_TYPE = re.compile(r'"resourceType"\s*:\s*"([A-Za-z]+)"')
 
 
 def sniff(path: Path) -> bool:
@@ -34,7 +36,8 @@ def sniff(path: Path) -> bool:
     with path.open("rb") as handle:
         head = handle.read(4096).decode("utf-8", errors="replace").lstrip("\ufeff \r\n\t")
     if suffix == ".json":
-        return any(f'"resourceType": "{t}"' in head or f'"resourceType":"{t}"' in head for t in RESOURCE_TYPES)
+        match = _RESOURCE_TYPE.search(head)
+        return bool(match) and match.group(1) in RESOURCE_TYPES
     return any(f"<{t} " in head or f"<{t}>" in head for t in RESOURCE_TYPES) and "hl7.org/fhir" in head
 
 

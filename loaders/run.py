@@ -92,5 +92,11 @@ def load_paths(session_factory: sessionmaker[Session], paths: list[Path], aliase
             report.results += store_release(session_factory, release, aliases)
         except LoadError as exc:
             report.errors.append(str(exc))
+    value_sets = [r.url for r in report.results if r.kind == "ValueSet"]
+    if value_sets:  # MedCom's value sets against the stored NPU/MCS: missing codes, other displays
+        from loaders import medcom_fsh
+
+        with session_factory() as session:
+            report.warnings += medcom_fsh.check_stored_value_sets(session, aliases, value_sets)
     report.seconds = time.perf_counter() - started
     return report

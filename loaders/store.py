@@ -211,9 +211,14 @@ def _write_code_system(session: Session, parsed: ParsedCodeSystem, aliases: Alia
 
 
 def store_value_set(session_factory: sessionmaker[Session], parsed: ParsedValueSet, source: str) -> StoreResult:
-    """Store one value set version in one transaction (a no-op when unchanged)."""
+    """Store one value set version in one transaction (a no-op when unchanged).
+
+    ``parsed.extra["aliases"]`` (former URLs that should still resolve to it) goes to its own column.
+    """
     started = time.perf_counter()
     sha = content_hash(parsed)
+    aliases = [a for a in parsed.extra.get("aliases") or [] if isinstance(a, str) and a and a != parsed.url]
+    extra = {k: v for k, v in parsed.extra.items() if k != "aliases"}
     with session_factory.begin() as session:
         existing = session.scalar(select(ValueSetVersion).where(
             ValueSetVersion.url == parsed.url, ValueSetVersion.version_key == (parsed.version or "")))
@@ -229,7 +234,7 @@ def store_value_set(session_factory: sessionmaker[Session], parsed: ParsedValueS
             url=parsed.url, version=parsed.version, version_key=parsed.version or "", name=parsed.name,
             title=parsed.title, status=parsed.status, publisher=parsed.publisher, date=parsed.date,
             description=parsed.description, compose=parsed.compose, expansion=parsed.expansion,
-            extra=parsed.extra, source=source, sha256=sha))
+            extra=extra, aliases=aliases, source=source, sha256=sha))
     return StoreResult("ValueSet", parsed.url, parsed.version, status, source,
                        seconds=time.perf_counter() - started, title=parsed.title)
 

@@ -8,7 +8,8 @@ from typing import Any, Iterable
 
 import click
 
-from termserver.config import SETTINGS, default_lexicons, default_release_dirs, load_settings
+from termserver.config import (SETTINGS, default_extra_releases, default_lexicons, default_release_dirs,
+                               load_settings)
 
 
 def _settings(database_url: str | None) -> dict[str, Any]:
@@ -25,7 +26,8 @@ def main() -> None:
 
 
 @main.command(help="Load release files or folders (and synonym lexicons) into the store. Default: $TERMSERVER_DATA, "
-                   "else data/releases, else ../shared/data, plus data/synonyms-da.tsv.")
+                   "else data/releases, else ../shared/data, plus data/synonyms-da.tsv and "
+                   "$TERMSERVER_EXTRA_RELEASES (default: MedCom's FSH value sets, when present).")
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 @click.option("--database-url", help="Override TERMSERVER_DATABASE_URL.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
@@ -40,7 +42,8 @@ def load(paths: tuple[Path, ...], database_url: str | None, quiet: bool) -> None
     targets = list(paths)
     if not targets:
         candidates = default_release_dirs(settings)
-        targets = [next((d for d in candidates if d.is_dir()), candidates[0])] + default_lexicons(settings)
+        targets = [next((d for d in candidates if d.is_dir()), candidates[0])] + default_lexicons(settings) \
+            + default_extra_releases(settings)
     engine = make_engine(settings["DATABASE_URL"])
     create_schema(engine)
 

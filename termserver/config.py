@@ -58,6 +58,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("LEXICONS", "TERMSERVER_LEXICONS", None, _paths,
             "Synonym lexicons (term<TAB>code TSV) `termserver load` adds when given no path, separated by ':'. "
             "Default: the repository's data/synonyms-da.tsv."),
+    Setting("EXTRA_RELEASES", "TERMSERVER_EXTRA_RELEASES", None, _paths,
+            "Further release files or folders `termserver load` adds when given no path, separated by ':'. "
+            "Default: MedCom's terminology IG sources (FSH value sets and code systems) in "
+            "../shared/fhir-examples/dk-medcom-terminology/input/fsh, when that folder exists."),
     Setting("INDEX_CHECK_SECONDS", "TERMSERVER_INDEX_CHECK_SECONDS", 2.0, _float,
             "How often (seconds) a server checks whether a load changed the store and rebuilds its search index."),
     Setting("SYSTEM_ALIASES", "TERMSERVER_SYSTEM_ALIASES", {}, _aliases,
@@ -114,3 +118,17 @@ def default_lexicons(settings: Mapping[str, Any]) -> list[Path]:
         return list(settings["LEXICONS"])
     default = REPO_DATA / "synonyms-da.tsv"
     return [default] if default.is_file() else []
+
+
+MEDCOM_TERMINOLOGY_FSH = Path("shared") / "fhir-examples" / "dk-medcom-terminology" / "input" / "fsh"
+
+
+def default_extra_releases(settings: Mapping[str, Any]) -> list[Path]:
+    """Further releases ``termserver load`` adds when given no path: MedCom's value sets (FSH) beside the
+    repository (or the working directory), unless ``TERMSERVER_EXTRA_RELEASES`` says otherwise."""
+    if settings.get("EXTRA_RELEASES") is not None:
+        return list(settings["EXTRA_RELEASES"])
+    for base in (Path.cwd().parent, REPO_DATA.parent.parent):
+        if (base / MEDCOM_TERMINOLOGY_FSH).is_dir():
+            return [base / MEDCOM_TERMINOLOGY_FSH]
+    return []

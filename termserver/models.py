@@ -154,6 +154,8 @@ class ValueSetVersion(Base):
     compose: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     expansion: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     extra: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # former canonical URLs that still resolve to this value set (MedCom renamed some in 2025)
+    aliases: Mapped[list[str]] = mapped_column(JSON, default=list)
     source: Mapped[str | None] = mapped_column(Text)
     sha256: Mapped[str] = mapped_column(String(64))
     loaded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)

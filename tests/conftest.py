@@ -62,15 +62,17 @@ def make_test_database_url(tmp_path_factory: pytest.TempPathFactory, name: str) 
 def loaded_database(release_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> str:
     """A database loaded once per test session from every release in the release folder."""
     from loaders.run import load_paths
+    from termserver.config import default_extra_releases
     from termserver.db import create_schema, make_engine, make_session_factory
     from termserver.systems import AliasTable
 
     url = make_test_database_url(tmp_path_factory, "loaded")
     engine = make_engine(url)
     create_schema(engine)
-    # what `termserver load` loads by default: the releases and the project's synonym lexicon
-    report = load_paths(make_session_factory(engine), [release_dir, REPO / "data" / "synonyms-da.tsv"],
-                        AliasTable())
+    # what `termserver load` loads by default: the releases, the project's synonym lexicon and, when present,
+    # MedCom's FSH value sets
+    report = load_paths(make_session_factory(engine), [release_dir, REPO / "data" / "synonyms-da.tsv",
+                                                       *default_extra_releases({})], AliasTable())
     engine.dispose()
     assert not report.errors, report.errors
     return url

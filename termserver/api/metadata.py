@@ -15,8 +15,11 @@ bp = Blueprint("metadata", __name__, url_prefix="/fhir")
 
 OPERATIONS = {
     "CodeSystem": [("lookup", "CodeSystem-lookup"), ("validate-code", "CodeSystem-validate-code"),
-                   ("subsumes", "CodeSystem-subsumes")],
-    "ValueSet": [("expand", "ValueSet-expand"), ("validate-code", "ValueSet-validate-code")],
+                   ("subsumes", "CodeSystem-subsumes"),
+                   # no HL7 OperationDefinition exists; tx.fhir.org's is the de-facto one
+                   ("batch-validate-code", "Resource-batch-validate-code")],
+    "ValueSet": [("expand", "ValueSet-expand"), ("validate-code", "ValueSet-validate-code"),
+                 ("batch-validate-code", "Resource-batch-validate-code")],
     "ConceptMap": [("translate", "ConceptMap-translate")],
 }
 
@@ -56,7 +59,7 @@ def metadata() -> Any:
         "instantiates": ["http://hl7.org/fhir/CapabilityStatement/terminology-server"],
         "fhirVersion": "4.0.1",
         "format": ["application/fhir+json", "json"],
-        "rest": [{"mode": "server", "resource": rest_resources,
+        "rest": [{"mode": "server", "resource": rest_resources, "interaction": [{"code": "batch"}],
                   "operation": [{"name": "versions", "definition":
                                  "http://hl7.org/fhir/OperationDefinition/Resource-versions"}]}],
     }

@@ -1,11 +1,11 @@
-"""ValueSet: ``$expand``, ``$validate-code``, read and search."""
+"""ValueSet: ``$expand``, ``$validate-code``, ``$batch-validate-code``, read and search."""
 from __future__ import annotations
 
 from typing import Any
 
 from flask import Blueprint, request
 
-from termserver.api import operation_params
+from termserver.api import bundle, operation_params
 from termserver.api.codesystem import _coding
 from termserver.app import context, fhir_response
 from termserver.errors import InvalidRequest
@@ -89,6 +89,12 @@ def validate_code(resource_id: str | None = None) -> Any:
     result = valuesets.validate_in_value_set(ctx, vs, codings, params.str("displayLanguage"),
                                              codeable_concept=concept, infer_system=infer)
     return fhir_response(render.validation_parameters(result))
+
+
+@bp.route("/$batch-validate-code", methods=METHODS)
+def batch_validate_code() -> Any:
+    # each validation runs through validate_code above (in-process dispatch), so a batch answers as single calls do
+    return bundle.batch_validate_code("ValueSet")
 
 
 @bp.get("")

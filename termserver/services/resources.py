@@ -51,13 +51,16 @@ def find_by_id(ctx: Context, kind: str, resource_id_: str) -> Any:
 
 def search(ctx: Context, kind: str, url: str | None = None, version: str | None = None,
            name: str | None = None, title: str | None = None) -> list[Any]:
-    """Stored resources matching the search parameters (url resolves aliases for code systems)."""
+    """Stored resources matching the search parameters (url resolves aliases of code systems and former URLs of
+    value sets)."""
     rows = all_rows(ctx, kind)
     if url:
         url, _, pipe_version = url.partition("|")
         version = version or pipe_version or None
         wanted = ctx.aliases.canonical(url) if kind == "CodeSystem" else url
-        rows = [r for r in rows if r.url == wanted]
+        exact = [r for r in rows if r.url == wanted]
+        # a value set is also found under a former URL of its (ValueSetVersion.aliases)
+        rows = exact if exact or kind != "ValueSet" else [r for r in rows if url in (r.aliases or [])]
     if version:
         rows = [r for r in rows if r.version == version]
     if name:

@@ -81,7 +81,7 @@ def resolve_value_set(ctx: Context, url: str | None, version: str | None = None,
         title = f"All codes of {row.title or row.name or row.url}"
         return ResolvedValueSet(url, row.version, None, title, "active", {"include": [include]})
     query = select(ValueSetVersion).where(ValueSetVersion.url == url)
-    rows = list(ctx.session.scalars(query))
+    rows = list(ctx.session.scalars(query)) or value_sets_with_alias(ctx, url)
     if version:
         rows = [r for r in rows if r.version == version or (r.version and catalog.version_matches(version,
                                                                                                  r.version))]
@@ -99,6 +99,13 @@ def resolve_value_set(ctx: Context, url: str | None, version: str | None = None,
         resource["compose"] = row.compose
     compose = row.compose or _compose_from_expansion(row.expansion)
     return ResolvedValueSet(row.url, row.version, row.name, row.title, row.status, compose, resource)
+
+
+def value_sets_with_alias(ctx: Context, url: str) -> list[ValueSetVersion]:
+    """Stored value sets that name ``url`` as a former URL of theirs (an exact URL match is looked up first)."""
+    ids = [row_id for row_id, aliases in ctx.session.execute(select(ValueSetVersion.id, ValueSetVersion.aliases))
+           if aliases and url in aliases]
+    return list(ctx.session.scalars(select(ValueSetVersion).where(ValueSetVersion.id.in_(ids)))) if ids else []
 
 
 def _require(ok: bool, path: str, what: str) -> None:

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from tests.api.fhir_check import check_outcome, check_resource
+from tests.api.fhir_check import check_response
 
 ICPC2 = "http://hl7.org/fhir/sid/icpc-2"
 ICPC2_OID = "urn:oid:1.2.208.176.2.31"
@@ -37,6 +38,10 @@ ROUTES = {
     "/fhir/ConceptMap": {"GET"},
     "/fhir/ConceptMap/<resource_id>": {"GET"},
     "/fhir/metadata": {"GET"},
+    "/fhir": {"POST"},  # batch Bundles (test_batch.py)
+    "/fhir/ValueSet/$batch-validate-code": {"GET", "POST"},  # GET only to say it needs POST
+    "/fhir/CodeSystem/$batch-validate-code": {"GET", "POST"},
+    "/fhir/$validate-codes": {"GET", "POST"},  # whole-resource code check (test_validate_codes.py); GET says POST
     "/api/search": {"GET"},
     "/static/<path:filename>": {"GET"},  # Flask's own; serves nothing here
 }
@@ -84,6 +89,9 @@ def test_wrong_method(client, rule, path, method):
 ])
 @pytest.mark.parametrize("method", ["GET", "POST"])
 def test_unknown_route(client, path, method):
+    if (method, path) == ("POST", "/fhir"):  # the batch endpoint since issue #4: no body is a bad request
+        check_outcome(client.open(path, method=method), 400, "invalid", ["Bundle", "batch"])
+        return
     response = client.open(path, method=method)
     if response.status_code == 405:  # a real route that does not take this method
         check_outcome(response, 405, "not-supported", [method, path])
@@ -136,6 +144,11 @@ BAD_BODIES = [
 @pytest.mark.parametrize(("case", "body", "mentions"), BAD_BODIES, ids=[case for case, _, _ in BAD_BODIES])
 def test_malformed_body(client, path, case, body, mentions):
     response = client.post(path, data=body, content_type="application/fhir+json")
+    if path == "/fhir":  # the batch endpoint takes a Bundle, not a Parameters: its messages say so
+        mentions = ["Malformed JSON"] if "Malformed JSON" in mentions else ["Bundle"]
+    if (path, case) == ("/fhir/$validate-codes", "wrong-resource-type"):  # any resource is its input: a Patient
+        check_response(response, 200, "OperationOutcome")  # is a resource to check, not a malformed Parameters
+        return
     check_outcome(response, 400, "invalid", mentions)
 
 
@@ -274,6 +287,16 @@ BAD_REQUESTS = [
      ["'_summary'", "'maybe'"]),
     ("read-map-bad-summary", "GET", "/fhir/ConceptMap/icpc2etoicd10-7.0", {"_summary": "all"}, None, 400,
      "invalid", ["'_summary'", "'all'"]),
+    ("batch-parameters-not-bundle", "POST", "/fhir", None, post_json({"name": "code", "valueCode": "K86"}), 400,
+     "invalid", ["Bundle", "'batch'", "not a Parameters", "/fhir/CodeSystem/$lookup"]),
+    ("batch-transaction", "POST", "/fhir", None, {"resourceType": "Bundle", "type": "transaction"}, 400,
+     "not-supported", ["Bundle.type 'transaction' is not supported", "'batch'"]),
+    ("batch-validate-vs-no-validation", "POST", "/fhir/ValueSet/$batch-validate-code", None, post_json(
+        {"name": "url", "valueUri": f"{ICPC2}?fhir_vs"}), 400, "invalid", ["'validation'", "$validate-code"]),
+    ("batch-validate-cs-validation-in-url", "GET", "/fhir/CodeSystem/$batch-validate-code", {"validation": "K86"},
+     None, 400, "invalid", ["'validation'", "POST"]),
+    ("validate-codes-not-a-resource", "POST", "/fhir/$validate-codes", None, {"code": "K86"}, 400, "invalid",
+     ["no resourceType", "FHIR resource"]),
 ]
 
 

@@ -43,7 +43,10 @@ def test_capability_statement(client):
     [rest] = statement["rest"]
     operations = {(r["type"], o["name"]) for r in rest["resource"] for o in r["operation"]}
     assert operations == {("CodeSystem", "lookup"), ("CodeSystem", "validate-code"), ("CodeSystem", "subsumes"),
-                          ("ValueSet", "expand"), ("ValueSet", "validate-code"), ("ConceptMap", "translate")}
+                          ("CodeSystem", "batch-validate-code"), ("ValueSet", "expand"),
+                          ("ValueSet", "validate-code"), ("ValueSet", "batch-validate-code"),
+                          ("ConceptMap", "translate")}
+    assert rest["interaction"] == [{"code": "batch"}]
     for resource in rest["resource"]:
         assert {i["code"] for i in resource["interaction"]} == {"read", "search-type"}
         assert {p["name"] for p in resource["searchParam"]} >= {"url", "version"}
@@ -72,7 +75,8 @@ def test_terminology_capabilities_agrees_with_the_code_system_search(client, ter
     bundle = check_response(client.get("/fhir/CodeSystem"), 200, "Bundle")
     listed = versions_by_uri(terminology)
     stored = {(e["resource"]["url"], e["resource"].get("version")) for e in bundle["entry"]}
-    assert len(stored) == bundle["total"] == 10  # 9 from the releases + the synonym lexicon
+    # 9 from the releases + the synonym lexicon + 17 MedCom code systems from the terminology IG's FSH sources
+    assert len(stored) == bundle["total"] == 27
     for url, version in stored:
         assert version in listed[url], (url, version)
 

@@ -34,7 +34,8 @@ def only_id(bundle: dict[str, Any]) -> str:
 def test_search_all_code_systems_sends_summaries(client):
     bundle = search(client, "CodeSystem")
     assert bundle["type"] == "searchset"
-    assert bundle["total"] == 10  # 9 from the releases + the synonym lexicon
+    # 9 from the releases + the synonym lexicon + 17 MedCom code systems from the terminology IG's FSH sources
+    assert bundle["total"] == 27
     urls = {entry["resource"]["url"] for entry in bundle["entry"]}
     assert {ICPC2, SKS, "http://hl7.org/fhir/sid/icd-10", "urn:oid:1.2.208.176.2.1",
             "urn:oid:1.2.208.184.100.8"} <= urls
@@ -119,8 +120,9 @@ def test_concept_maps(client):
 
 def test_value_sets(client):
     bundle = search(client, "ValueSet")
-    assert bundle["total"] == 0  # the releases carry no stored value sets; implicit ones are not resources
-    assert "entry" not in bundle
+    assert bundle["total"] == 26  # the MedCom terminology IG's value sets; implicit ones are not resources
+    urls = {entry["resource"]["url"] for entry in bundle["entry"]}
+    assert "http://medcomfhir.dk/ig/terminology/ValueSet/npu-observation-codes-valueset" in urls
     check_outcome(client.get("/fhir/ValueSet/no-such-value-set"), 404, "not-found", ["ValueSet/no-such-value-set"])
 
 
