@@ -7,6 +7,7 @@ from typing import Any
 from termserver.errors import InvalidRequest, NotFound, UnknownCodeSystem
 from termserver.services import catalog
 from termserver.services.catalog import Context, system_label
+from termserver.services.snapshot import ConceptSnapshot, SystemSnapshot
 from termserver.services.results import Coding, Issue, LookupResult, SubsumesResult, ValidationResult
 from termserver.text import fold
 
@@ -87,8 +88,9 @@ def validate_coding(ctx: Context, coding: Coding, *, display_language: str | Non
         text = f"Coding for system '{coding.system}' has no code"
         return ValidationResult(False, system=coding.system, message=text,
                                 issues=[Issue("error", "invalid", text, "invalid-data", [where("code")])])
+    snapshot = _snapshot(ctx, coding.system, coding.version)
     try:
-        row = catalog.resolve_system(ctx, coding.system, coding.version)
+        row: Any = snapshot or catalog.resolve_system(ctx, coding.system, coding.version)
     except UnknownCodeSystem as exc:
         if coding.version and catalog.versions_of(ctx, coding.system):
             text = exc.message
@@ -105,32 +107,32 @@ def validate_coding(ctx: Context, coding: Coding, *, display_language: str | Non
         issues.append(Issue("warning", "business-rule",
                             f"System URI '{coding.system}' is retired; use '{row.url}'", "status-check",
                             [where("system")]))
-    concept = catalog.find_concept(ctx, row, coding.code)
-    if concept is None:
+    view = _concept_facts(ctx, row, snapshot, coding.code)
+    if view is None:
         text = f"Unknown code '{coding.code}' in the CodeSystem {system_label(row, coding.system)}"
-        near = catalog.find_concept_folded(ctx, row, coding.code)
+        near = snapshot.find_folded(coding.code) if snapshot is not None else getattr(
+            catalog.find_concept_folded(ctx, row, coding.code), "code", None)
         if near is not None:
-            text += f"; did you mean '{near.code}' (codes are case sensitive)?"
+            text += f"; did you mean '{near}' (codes are case sensitive)?"
         issues.append(Issue("error", "code-invalid", text, "invalid-code", [where("code")], "Unknown_Code_in_Version"))
         return ValidationResult(False, system=coding.system, code=coding.code, version=row.version, message=text,
                                 issues=issues)
-    view = catalog.concept_view(ctx, row, concept)
     language = catalog.parse_language(display_language)
     display = catalog.preferred_display(row, view.display, view.designations, language)
-    result = ValidationResult(True, system=coding.system, code=concept.code, version=row.version, display=display,
+    result = ValidationResult(True, system=coding.system, code=view.code, version=row.version, display=display,
                               issues=issues)
     if not view.active:
         result.inactive = True
         result.status = view.status or "inactive"
         issues.append(Issue("warning", "business-rule",
-                            f"The concept '{concept.code}' has a status of {result.status} and its use should be "
+                            f"The concept '{view.code}' has a status of {result.status} and its use should be "
                             f"reviewed", "code-comment", [where("code")], "INACTIVE_CONCEPT_FOUND"))
     if coding.display is not None:
         candidates = [d for d in [view.display] + [x.value for x in view.designations] if d]
         if coding.display not in candidates:
             loose = fold(coding.display) in {fold(c) for c in candidates}
             shown = "', '".join(dict.fromkeys(c for c in [display, view.display] if c))
-            text = (f"Wrong display '{coding.display}' for code '{concept.code}' in "
+            text = (f"Wrong display '{coding.display}' for code '{view.code}' in "
                     f"{system_label(row, coding.system)}: should be '{shown}'")
             severity = "warning" if (loose and lenient_display) else "error"
             issues.append(Issue(severity, "invalid", text, "invalid-display", [where("display")],
@@ -141,6 +143,25 @@ def validate_coding(ctx: Context, coding: Coding, *, display_language: str | Non
     if result.message is None and issues:
         result.message = "; ".join(i.text for i in issues)
     return result
+
+
+def _snapshot(ctx: Context, system: str, version: str | None) -> SystemSnapshot | None:
+    """The in-memory snapshot of ``system`` when it answers for this version (the newest, or the pinned one)."""
+    if ctx.search is None:
+        return None
+    snapshot = ctx.search.snapshots.get(ctx.aliases.canonical(system))
+    if snapshot is None or (version and version != snapshot.version):
+        return None
+    return snapshot
+
+
+def _concept_facts(ctx: Context, row: Any, snapshot: SystemSnapshot | None,
+                   code: str) -> ConceptSnapshot | catalog.ConceptView | None:
+    """Code, display, designations, active and status of ``code``: from the snapshot, else from the store."""
+    if snapshot is not None:
+        return snapshot.find(code)
+    concept = catalog.find_concept(ctx, row, code)
+    return catalog.concept_view(ctx, row, concept) if concept is not None else None
 
 
 def validate_codings(ctx: Context, codings: list[Coding], codeable_concept: dict[str, Any], *,

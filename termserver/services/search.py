@@ -30,7 +30,7 @@ from bisect import bisect_left
 from collections import defaultdict
 from dataclasses import dataclass, field
 from itertools import combinations
-from typing import Iterable, Iterator
+from typing import Any, Iterable, Iterator
 
 from rapidfuzz import process
 from rapidfuzz.distance import OSA
@@ -418,6 +418,7 @@ class SearchIndex:
     """Indexes of every searchable code system version, by canonical URL (newest version) and by URL|version."""
 
     systems: dict[str, SystemIndex] = field(default_factory=dict)
+    snapshots: dict[str, Any] = field(default_factory=dict)  # url → services.snapshot.SystemSnapshot
     generation: int = -1
     built_at: float = field(default_factory=time.time)
     seconds: float = 0.0

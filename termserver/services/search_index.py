@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from termserver.models import CodeSystemVersion, Concept, ConceptMapVersion, Designation, MapElement, StoreState
 from termserver.services import catalog
 from termserver.services.catalog import Context
+from termserver.services.snapshot import ConceptSnapshot, SystemSnapshot
 from termserver.services.search import (KIND_DESIGNATION, KIND_DISPLAY, KIND_MAPPED, KIND_SYNONYM, SearchIndex,
                                         SourceConcept, SystemIndex, code_key)
 from termserver.systems import ICD10, SKS_DIAGNOSES, who_to_sks
@@ -48,16 +49,20 @@ def build_index(ctx: Context) -> SearchIndex:
     mapped = _mapped_texts(ctx)
     for url in urls:
         row = catalog.versions_of(ctx, url)[0]
-        index.systems[url] = SystemIndex(url, row.version, _sources(ctx, row, mapped.get(url, {})))
+        snapshot = SystemSnapshot(row.url, row.version, row.title, row.name, row.language, row.case_sensitive)
+        index.systems[url] = SystemIndex(url, row.version, _sources(ctx, row, mapped.get(url, {}), snapshot))
+        index.snapshots[url] = snapshot
     index.seconds = time.perf_counter() - started
     log.info("search index built: %d systems, %.1f s", len(index.systems), index.seconds)
     return index
 
 
-def _sources(ctx: Context, row: CodeSystemVersion, mapped: dict[str, list[str]]) -> list[SourceConcept]:
+def _sources(ctx: Context, row: CodeSystemVersion, mapped: dict[str, list[str]],
+             snapshot: SystemSnapshot) -> list[SourceConcept]:
     session = ctx.session
     concepts = list(session.execute(select(Concept.id, Concept.code, Concept.display, Concept.active,
-                                           Concept.not_selectable).where(Concept.code_system_id == row.id)
+                                           Concept.not_selectable, Concept.status)
+                                    .where(Concept.code_system_id == row.id)
                                     .order_by(Concept.sort_order, Concept.id)))
     own: dict[int, list[catalog.DesignationView]] = defaultdict(list)
     for d in session.scalars(select(Designation).join(Concept, Designation.concept_id == Concept.id)
@@ -66,8 +71,10 @@ def _sources(ctx: Context, row: CodeSystemVersion, mapped: dict[str, list[str]])
                                                          d.use_display))
     supplements = catalog.supplement_designations(ctx, row)
     sources = []
-    for concept_id, code, display, active, not_selectable in concepts:
+    for concept_id, code, display, active, not_selectable, status in concepts:
         designations = own.get(concept_id, []) + supplements.get(code, [])
+        snapshot.concepts[code] = ConceptSnapshot(code, display, active, status, not_selectable, designations)
+        snapshot.folded.setdefault(code.casefold(), code)
         shown = catalog.preferred_display(row, display, designations, None) or display or code
         terms: list[tuple[str, int]] = [(shown, KIND_DISPLAY)]
         if display and display != shown:

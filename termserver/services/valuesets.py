@@ -551,16 +551,20 @@ def validate_in_value_set(ctx: Context, vs: ResolvedValueSet, codings: list[tupl
             result.message = f"{not_in_vs.text}; {result.message}" if result.message else not_in_vs.text
         elif coding.system and coding.code and (result.result or any(i.tx_code == "invalid-display"
                                                                      for i in result.issues)):
-            if members is None:
-                members = evaluator.evaluate(vs)
             canonical = ctx.aliases.canonical(coding.system)
-            member = next((r for (s, c), r in members.items()
-                           if ctx.aliases.canonical(s) == canonical and c == result.code), None)
-            if member is None:
+            found = _whole_system_member(ctx, vs, canonical, result.code or "")
+            if found is None:  # a compose with concept lists, filters, imports or excludes: evaluate it
+                if members is None:
+                    members = evaluator.evaluate(vs)
+                member = next((r for (s, c), r in members.items()
+                               if ctx.aliases.canonical(s) == canonical and c == result.code), None)
+                found = (member is not None, bool(member and member.abstract))
+            is_member, abstract = found
+            if not is_member:
                 result.issues.insert(0, not_in_vs)
                 result.result = False
                 result.message = f"{not_in_vs.text}; {result.message}" if result.message else not_in_vs.text
-            elif member.abstract:
+            elif abstract:
                 text = (f"Code '{coding.code}' in {coding.system} is abstract (a grouping/chapter code) and cannot "
                         f"be used for coding in value set '{label}'")
                 result.issues.insert(0, Issue("error", "business-rule", text, "code-rule",
@@ -582,6 +586,25 @@ def validate_in_value_set(ctx: Context, vs: ResolvedValueSet, codings: list[tupl
     messages = [i.text for i in combined.issues if i.severity in ("error", "warning")]
     combined.message = "; ".join(dict.fromkeys(messages)) or None
     return combined
+
+
+def _whole_system_member(ctx: Context, vs: ResolvedValueSet, canonical: str, code: str) -> tuple[bool, bool] | None:
+    """(is a member, is abstract) of ``code`` for a value set that includes whole code systems only (the implicit
+    ``<system>?fhir_vs`` among them) — no expansion needed; None when the compose is anything more."""
+    includes = vs.compose.get("include") or []
+    if not includes or vs.compose.get("exclude") or vs.compose.get("inactive") is False \
+            or any(set(i) - {"system", "version"} or not i.get("system") for i in includes):
+        return None
+    include = next((i for i in includes if ctx.aliases.canonical(i["system"]) == canonical), None)
+    if include is None:
+        return (False, False)
+    version = include.get("version")
+    snapshot = ctx.search.snapshots.get(canonical) if ctx.search is not None else None
+    if snapshot is not None and (not version or version == snapshot.version):
+        known = snapshot.find(code)
+        return (known is not None, bool(known and known.not_selectable))
+    concept = catalog.find_concept(ctx, catalog.resolve_system(ctx, include["system"], version), code)
+    return (concept is not None, bool(concept and concept.not_selectable))
 
 
 def _cannot_infer(code: str, label: str, path: str) -> ValidationResult:

@@ -1,0 +1,48 @@
+"""An in-memory snapshot of the newest version of each code system, for answering validations without the store.
+
+Built together with the search index (from the same rows), rebuilt with it when a load changes the store. It holds
+what ``validate_coding`` needs and nothing more: the system's metadata, and per code the stored display, status,
+active/abstract flags and every designation (supplements included, in the store's order), so the in-memory answer
+is the store's answer.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from termserver.services.catalog import DesignationView
+
+
+@dataclass(slots=True)
+class ConceptSnapshot:
+    code: str
+    display: str | None
+    active: bool
+    status: str | None
+    not_selectable: bool
+    designations: list[DesignationView]
+
+
+@dataclass
+class SystemSnapshot:
+    """The fields of ``CodeSystemVersion`` that messages and display rules read, and the concepts by code."""
+
+    url: str
+    version: str | None
+    title: str | None
+    name: str | None
+    language: str | None
+    case_sensitive: bool
+    concepts: dict[str, ConceptSnapshot] = field(default_factory=dict)
+    folded: dict[str, str] = field(default_factory=dict)  # casefolded code → code
+
+    def find(self, code: str) -> ConceptSnapshot | None:
+        """The concept ``code`` (case-insensitively when the system is not case sensitive)."""
+        concept = self.concepts.get(code)
+        if concept is None and not self.case_sensitive:
+            match = self.folded.get(code.casefold())
+            concept = self.concepts.get(match) if match else None
+        return concept
+
+    def find_folded(self, code: str) -> str | None:
+        """The code that equals ``code`` ignoring case (for hints on case-sensitive systems)."""
+        return self.folded.get(code.casefold())

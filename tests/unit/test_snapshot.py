@@ -1,0 +1,51 @@
+"""The in-memory snapshot answers validations exactly as the store does."""
+from __future__ import annotations
+
+import dataclasses
+import random
+
+import pytest
+
+from termserver.services import catalog
+from termserver.services.codesystems import validate_coding
+from termserver.services.results import Coding
+
+SYSTEMS = ["urn:oid:1.2.208.176.2.31", "http://hl7.org/fhir/sid/icpc-2", "urn:oid:1.2.208.176.2.4.12",
+           "http://hl7.org/fhir/sid/icd-10", "http://npu-terminology.org", "urn:oid:1.2.208.184.100.8",
+           "https://terminology.medcom.dk/fhir/observation-code"]
+
+
+@pytest.fixture(scope="module")
+def contexts(app):
+    sessions = app.extensions["termserver.sessions"]
+    index = app.extensions["termserver.search"].index
+    session = sessions()
+    settings = app.config["TERMSERVER"]
+    aliases = app.extensions["termserver.aliases"]
+    yield catalog.Context(session, aliases, settings, index), catalog.Context(session, aliases, settings, None)
+    session.close()
+
+
+def _cases(index, system: str, aliases) -> list[Coding]:
+    snapshot = index.snapshots[aliases.canonical(system)]
+    codes = sorted(snapshot.concepts)
+    rng = random.Random(system)
+    chosen = rng.sample(codes, min(60, len(codes))) + [codes[0], codes[-1]]
+    cases = []
+    for code in chosen:
+        concept = snapshot.concepts[code]
+        cases += [Coding(system, code), Coding(system, code, concept.display),
+                  Coding(system, code, (concept.display or "x").upper()), Coding(system, code, "Forkert tekst"),
+                  Coding(system, code.lower()), Coding(system, code + "9"), Coding(system, code, version="0.0")]
+        cases += [Coding(system, code, d.value) for d in concept.designations[:3]]
+    return cases
+
+
+@pytest.mark.parametrize("system", SYSTEMS)
+@pytest.mark.parametrize("language", [None, "en", "da"])
+def test_snapshot_and_store_give_the_same_answer(contexts, system: str, language: str | None) -> None:
+    fast, store = contexts
+    for coding in _cases(fast.search, system, fast.aliases):
+        from_snapshot = validate_coding(fast, dataclasses.replace(coding), display_language=language, path="Coding")
+        from_store = validate_coding(store, dataclasses.replace(coding), display_language=language, path="Coding")
+        assert from_snapshot == from_store, coding
