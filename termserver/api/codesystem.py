@@ -55,7 +55,11 @@ def lookup(resource_id: str | None = None) -> Any:
 @bp.route("/$validate-code", methods=METHODS)
 @bp.route("/<resource_id>/$validate-code", methods=METHODS)
 def validate_code(resource_id: str | None = None) -> Any:
-    ctx, params = context(), operation_params()
+    return fhir_response(validate_code_parameters(context(), operation_params(), resource_id))
+
+
+def validate_code_parameters(ctx: Context, params: OperationParams, resource_id: str | None = None) -> Any:
+    """The ``Parameters`` answer of ``CodeSystem/$validate-code`` (shared with ``$batch-validate-code``)."""
     instance_url = _instance_url(ctx, resource_id) or params.str("url")
     language = params.str("displayLanguage")
     concept = params.codeable_concept("codeableConcept")
@@ -65,7 +69,7 @@ def validate_code(resource_id: str | None = None) -> Any:
             raise InvalidRequest("$validate-code: codeableConcept has no coding")
         result = codesystems.validate_codings(ctx, [_coding(c, instance_url) for c in codings], concept,
                                               display_language=language)
-        return fhir_response(render.validation_parameters(result))
+        return render.validation_parameters(result)
     if params.has("coding"):
         coding = _system_and_code(params, instance_url, "$validate-code")
         path = "Coding"
@@ -76,7 +80,7 @@ def validate_code(resource_id: str | None = None) -> Any:
             raise InvalidRequest("$validate-code: parameter 'code', 'coding' or 'codeableConcept' is required")
         path = ""
     result = codesystems.validate_coding(ctx, coding, display_language=language, path=path)
-    return fhir_response(render.validation_parameters(result))
+    return render.validation_parameters(result)
 
 
 def _coding(value: Any, default_system: str | None) -> Coding:

@@ -59,7 +59,11 @@ def expand(resource_id: str | None = None) -> Any:
 @bp.route("/$validate-code", methods=METHODS)
 @bp.route("/<resource_id>/$validate-code", methods=METHODS)
 def validate_code(resource_id: str | None = None) -> Any:
-    ctx, params = context(), operation_params()
+    return fhir_response(validate_code_parameters(context(), operation_params(), resource_id))
+
+
+def validate_code_parameters(ctx: Context, params: OperationParams, resource_id: str | None = None) -> Any:
+    """The ``Parameters`` answer of ``ValueSet/$validate-code`` (shared with ``$batch-validate-code``)."""
     vs = _value_set(ctx, params, resource_id)
     concept = params.codeable_concept("codeableConcept")
     codings: list[tuple[Coding, str]]
@@ -88,7 +92,7 @@ def validate_code(resource_id: str | None = None) -> Any:
                            params.str("version")), "")]
     result = valuesets.validate_in_value_set(ctx, vs, codings, params.str("displayLanguage"),
                                              codeable_concept=concept, infer_system=infer)
-    return fhir_response(render.validation_parameters(result))
+    return render.validation_parameters(result)
 
 
 @bp.route("/$batch-validate-code", methods=METHODS)

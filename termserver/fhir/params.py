@@ -39,7 +39,7 @@ class ParameterSchema(Schema):
             if expected and (not isinstance(value, expected) or (bool not in expected and isinstance(value, bool))):
                 raise ValidationError(f"parameter '{data.get('name')}': {key} has the wrong JSON type")
         for index, part in enumerate(data.get("part") or []):
-            errors = ParameterSchema().validate(part)
+            errors = _PARAMETER.validate(part)
             if errors:
                 raise ValidationError(f"parameter '{data.get('name')}' has a malformed part: "
                                       f"{_flatten(errors, f'part[{index}]')}")
@@ -52,6 +52,11 @@ class ParametersSchema(Schema):
     resourceType = fields.String(required=True, validate=validate.Equal(
         "Parameters", error="the request body must be a FHIR Parameters resource, not {input}"))
     parameter = fields.List(fields.Nested(ParameterSchema), load_default=list)
+
+
+# schema instances are reusable (and thread-safe for loading); building one per call is most of marshmallow's cost
+_PARAMETER = ParameterSchema()
+_PARAMETERS = ParametersSchema()
 
 
 def _value(parameter: dict[str, Any]) -> Any:
@@ -82,7 +87,7 @@ class OperationParams:
         if not isinstance(body, dict):
             raise InvalidRequest("The request body must be a JSON object (a FHIR Parameters resource)")
         try:
-            data = ParametersSchema().load(body)
+            data = _PARAMETERS.load(body)
         except ValidationError as exc:
             raise InvalidRequest(f"Malformed Parameters: {_flatten(exc.messages)}") from exc
         values: dict[str, list[Any]] = {}
