@@ -22,9 +22,8 @@ def _now() -> datetime:
     return datetime.now(timezone.utc)
 
 
-class CodeSystemVersion(Base):
-    __tablename__ = "code_system"
-    __table_args__ = (UniqueConstraint("url", "version_key", name="uq_code_system_url_version"),)
+class CanonicalResource:
+    """The columns of every stored version of a canonical resource (code system, value set, concept map)."""
 
     id: Mapped[int] = mapped_column(primary_key=True)
     url: Mapped[str] = mapped_column(String(500), index=True)
@@ -34,22 +33,28 @@ class CodeSystemVersion(Base):
     name: Mapped[str | None] = mapped_column(String(200))
     title: Mapped[str | None] = mapped_column(String(500))
     status: Mapped[str] = mapped_column(String(20), default="active")
-    language: Mapped[str | None] = mapped_column(String(20))
-    content: Mapped[str] = mapped_column(String(20), default="complete")
     publisher: Mapped[str | None] = mapped_column(String(300))
     date: Mapped[str | None] = mapped_column(String(40))
     description: Mapped[str | None] = mapped_column(Text)
+    extra: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # other metadata to echo back
+    source: Mapped[str | None] = mapped_column(Text)  # the file(s) it was loaded from
+    sha256: Mapped[str] = mapped_column(String(64))  # of the parsed content, for no-op reloads
+    loaded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+
+
+class CodeSystemVersion(CanonicalResource, Base):
+    __tablename__ = "code_system"
+    __table_args__ = (UniqueConstraint("url", "version_key", name="uq_code_system_url_version"),)
+
+    language: Mapped[str | None] = mapped_column(String(20))
+    content: Mapped[str] = mapped_column(String(20), default="complete")
     case_sensitive: Mapped[bool] = mapped_column(Boolean, default=True)
     hierarchy_meaning: Mapped[str | None] = mapped_column(String(40))
     supplements: Mapped[str | None] = mapped_column(String(500), index=True)  # canonical base URL (no version)
     supplements_version: Mapped[str | None] = mapped_column(String(100))
     value_set: Mapped[str | None] = mapped_column(String(500))
     property_definitions: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
-    extra: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     concept_count: Mapped[int] = mapped_column(Integer, default=0)
-    source: Mapped[str | None] = mapped_column(Text)  # the file(s) it was loaded from
-    sha256: Mapped[str] = mapped_column(String(64))  # of the parsed content (all layers), for no-op reloads
-    loaded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
 
     concepts: Mapped[list[Concept]] = relationship(back_populates="code_system", cascade="all, delete-orphan",
                                                    passive_deletes=True)
@@ -137,51 +142,23 @@ class ConceptParent(Base):
     parent_code: Mapped[str] = mapped_column(String(100))
 
 
-class ValueSetVersion(Base):
+class ValueSetVersion(CanonicalResource, Base):
     __tablename__ = "value_set"
     __table_args__ = (UniqueConstraint("url", "version_key", name="uq_value_set_url_version"),)
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    url: Mapped[str] = mapped_column(String(500), index=True)
-    version: Mapped[str | None] = mapped_column(String(100))
-    version_key: Mapped[str] = mapped_column(String(100), default="")
-    name: Mapped[str | None] = mapped_column(String(200))
-    title: Mapped[str | None] = mapped_column(String(500))
-    status: Mapped[str] = mapped_column(String(20), default="active")
-    publisher: Mapped[str | None] = mapped_column(String(300))
-    date: Mapped[str | None] = mapped_column(String(40))
-    description: Mapped[str | None] = mapped_column(Text)
     compose: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     expansion: Mapped[dict[str, Any] | None] = mapped_column(JSON)
-    extra: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     # former canonical URLs that still resolve to this value set (MedCom renamed some in 2025)
     aliases: Mapped[list[str]] = mapped_column(JSON, default=list)
-    source: Mapped[str | None] = mapped_column(Text)
-    sha256: Mapped[str] = mapped_column(String(64))
-    loaded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
 
 
-class ConceptMapVersion(Base):
+class ConceptMapVersion(CanonicalResource, Base):
     __tablename__ = "concept_map"
     __table_args__ = (UniqueConstraint("url", "version_key", name="uq_concept_map_url_version"),)
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    url: Mapped[str] = mapped_column(String(500), index=True)
-    version: Mapped[str | None] = mapped_column(String(100))
-    version_key: Mapped[str] = mapped_column(String(100), default="")
-    name: Mapped[str | None] = mapped_column(String(200))
-    title: Mapped[str | None] = mapped_column(String(500))
-    status: Mapped[str] = mapped_column(String(20), default="active")
-    publisher: Mapped[str | None] = mapped_column(String(300))
-    date: Mapped[str | None] = mapped_column(String(40))
-    description: Mapped[str | None] = mapped_column(Text)
     source_scope: Mapped[str | None] = mapped_column(String(500))
     target_scope: Mapped[str | None] = mapped_column(String(500))
-    extra: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     mapping_count: Mapped[int] = mapped_column(Integer, default=0)
-    source: Mapped[str | None] = mapped_column(Text)
-    sha256: Mapped[str] = mapped_column(String(64))
-    loaded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
 
 
 class MapElement(Base):
