@@ -34,21 +34,19 @@ import os
 import platform
 import resource
 import signal
-import socket
 import sqlite3
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from collections import defaultdict
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 from urllib.parse import urlencode
 
-REPO = Path(__file__).resolve().parent.parent
+from common import REPO, default_release_dir, gunicorn_server, load_database  # noqa: E402
+
 QUERIES = REPO / "bench" / "queries-da.tsv"
 TOP = 5
 GOAL_HTTP_P50_MS = 2.0
@@ -56,7 +54,6 @@ GOAL_HTTP_P99_MS = 10.0
 GOAL_SPEEDUP = 50.0
 GOAL_TOP1 = 0.95
 GOAL_TOP5 = 0.99
-START_TIMEOUT_S = 120.0
 SLOW_MS = 10.0
 
 
@@ -69,11 +66,6 @@ class Query:
 
 
 # --- set-up ---------------------------------------------------------------------------------------------------------
-
-
-def default_release_dir() -> Path:
-    """$TERMSERVER_DATA, else ../shared/data beside the repository (as the tests resolve it)."""
-    return Path(os.environ.get("TERMSERVER_DATA") or REPO.parent / "shared" / "data")
 
 
 def read_queries(path: Path) -> list[Query]:
@@ -91,36 +83,6 @@ def read_queries(path: Path) -> list[Query]:
         text, code, system, kind = fields
         queries.append(Query(text, code, systems[system], kind))
     return queries
-
-
-def load_child(release_dir: Path, url: str) -> dict[str, Any]:
-    """Load the releases and the lexicon into ``url`` (runs in a child process); returns what was loaded."""
-    from loaders.run import load_paths
-    from termserver.config import default_lexicons, load_settings
-    from termserver.db import create_schema, make_engine, make_session_factory
-    from termserver.systems import AliasTable
-
-    settings = load_settings({"DATABASE_URL": url})
-    paths = [release_dir] + default_lexicons(settings)
-    engine = make_engine(url)
-    create_schema(engine)
-    report = load_paths(make_session_factory(engine), paths, AliasTable(settings["SYSTEM_ALIASES"]))
-    engine.dispose()
-    return {"paths": [str(p) for p in paths], "seconds": report.seconds, "errors": report.errors,
-            "parts": len(report.results)}
-
-
-def load_database(release_dir: Path, url: str) -> dict[str, Any]:
-    """Run :func:`load_child` in a fresh interpreter, so the load's memory is not counted in this process."""
-    command = [sys.executable, str(Path(__file__).resolve()), str(release_dir), "--load-child", url]
-    done = subprocess.run(command, capture_output=True, text=True, cwd=REPO)
-    if done.returncode != 0:
-        sys.stderr.write(done.stderr)
-        raise SystemExit(f"loading {release_dir} failed (exit {done.returncode})")
-    loaded = json.loads(done.stdout.strip().splitlines()[-1])
-    if loaded["errors"]:
-        raise SystemExit("load failed:\n" + "\n".join(loaded["errors"]))
-    return loaded
 
 
 # --- measuring ------------------------------------------------------------------------------------------------------
@@ -253,12 +215,6 @@ class GcWatch:
             self.full[self.phase].append((time.perf_counter() - self._began) * 1000)
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def child_pids(parent: int) -> list[int]:
     """Processes whose parent is ``parent`` (Linux /proc; empty elsewhere)."""
     found = []
@@ -270,44 +226,6 @@ def child_pids(parent: int) -> list[int]:
         if fields and int(fields[1]) == parent:
             found.append(int(stat.parent.name))
     return found
-
-
-@contextmanager
-def gunicorn_server(database_url: str, log_path: Path) -> Iterator[tuple[subprocess.Popen, int]]:
-    """gunicorn with one sync worker and the app preloaded, on a free loopback port; stopped on the way out, also on
-    error. Yields the master process and the port once ``/fhir/metadata`` answers."""
-    port = free_port()
-    command = [sys.executable, "-m", "gunicorn", "--workers", "1", "--worker-class", "sync", "--preload",
-               "--bind", f"127.0.0.1:{port}", "--log-level", "warning", "--timeout", "60", "termserver.wsgi:app"]
-    env = {k: v for k, v in os.environ.items() if k != "GUNICORN_CMD_ARGS"}
-    env.update({"TERMSERVER_DATABASE_URL": database_url, "TERMSERVER_LOG_LEVEL": "WARNING"})
-    with log_path.open("wb") as log:
-        server = subprocess.Popen(command, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
-    try:
-        deadline = time.monotonic() + START_TIMEOUT_S
-        while True:
-            if server.poll() is not None:
-                raise SystemExit(f"gunicorn exited with {server.returncode}:\n{log_path.read_text()[-3000:]}")
-            if time.monotonic() > deadline:
-                raise SystemExit(f"gunicorn did not answer /fhir/metadata within {START_TIMEOUT_S:.0f} s")
-            probe = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-            try:
-                probe.request("GET", "/fhir/metadata")
-                if probe.getresponse().status == 200:
-                    break
-            except OSError:
-                pass
-            finally:
-                probe.close()
-            time.sleep(0.1)
-        yield server, port
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait(timeout=15)
 
 
 # --- the run --------------------------------------------------------------------------------------------------------
@@ -450,7 +368,7 @@ def measure(args: argparse.Namespace, release_dir: Path, scratch: Path, watch: G
     print("gunicorn ...", file=sys.stderr)
     watch.phase = "http_client"
     started = time.perf_counter()
-    with gunicorn_server(url, scratch / "gunicorn.log") as (server, port):
+    with gunicorn_server(url, scratch / "gunicorn.log", workers=1) as (server, port):
         figures["gunicorn_start_s"] = time.perf_counter() - started
         http_client = HttpClient(port)
 
@@ -681,13 +599,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--wide-baseline-passes", type=int, default=1,
                         help="timed passes of the baseline over the displays of every system (0: skip it)")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
-    parser.add_argument("--load-child", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     release_dir = (args.path or default_release_dir()).resolve()
     sys.path.insert(0, str(REPO))
-    if args.load_child:
-        print(json.dumps(load_child(release_dir, args.load_child)))
-        return 0
     if args.database_url is None and not release_dir.is_dir():
         parser.error(f"{release_dir} does not exist (give a path, set TERMSERVER_DATA or use --database-url)")
     if min(args.passes, args.http_passes, args.baseline_passes) < 1 or args.wide_baseline_passes < 0:

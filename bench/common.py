@@ -1,0 +1,104 @@
+"""What the benchmark scripts share: where the releases are, loading them into a scratch database in a child
+process, and a gunicorn server on a free loopback port that is always stopped."""
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator
+
+REPO = Path(__file__).resolve().parent.parent
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+START_TIMEOUT_S = 120.0
+WORKER_CLASSES = {"sync": ["--worker-class", "sync"], "gthread": ["--worker-class", "gthread", "--threads", "4"]}
+
+
+def default_release_dir() -> Path:
+    """$TERMSERVER_DATA, else ../shared/data beside the repository (as the tests resolve it)."""
+    return Path(os.environ.get("TERMSERVER_DATA") or REPO.parent / "shared" / "data")
+
+
+def load_child(release_dir: Path, url: str) -> dict[str, Any]:
+    """Load the releases, the lexicon and MedCom's FSH value sets into ``url`` (runs in a child process)."""
+    from loaders.run import load_paths
+    from termserver.config import default_extra_releases, default_lexicons, load_settings
+    from termserver.db import create_schema, make_engine, make_session_factory
+    from termserver.systems import AliasTable
+
+    settings = load_settings({"DATABASE_URL": url})
+    paths = [release_dir] + default_lexicons(settings) + default_extra_releases(settings)
+    engine = make_engine(url)
+    create_schema(engine)
+    report = load_paths(make_session_factory(engine), paths, AliasTable(settings["SYSTEM_ALIASES"]))
+    engine.dispose()
+    return {"paths": [str(p) for p in paths], "seconds": report.seconds, "errors": report.errors,
+            "parts": len(report.results)}
+
+
+def load_database(release_dir: Path, url: str) -> dict[str, Any]:
+    """Run :func:`load_child` in a fresh interpreter."""
+    command = [sys.executable, str(Path(__file__).resolve()), str(release_dir), url]
+    done = subprocess.run(command, capture_output=True, text=True, cwd=REPO, timeout=600)
+    if done.returncode != 0:
+        sys.stderr.write(done.stderr)
+        raise SystemExit(f"loading {release_dir} failed (exit {done.returncode})")
+    loaded = json.loads(done.stdout.strip().splitlines()[-1])
+    if loaded["errors"]:
+        raise SystemExit("load failed:\n" + "\n".join(loaded["errors"]))
+    return loaded
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@contextmanager
+def gunicorn_server(database_url: str, log_path: Path, worker_class: str = "sync",
+                    workers: int = 2) -> Iterator[tuple[subprocess.Popen, int]]:
+    """gunicorn with ``workers`` workers of ``worker_class`` and the app preloaded, on a free loopback port, no
+    access log; stopped on the way out, also on error. Yields the master process and the port once ``/fhir/metadata`` answers."""
+    port = free_port()
+    command = [sys.executable, "-m", "gunicorn", "--workers", str(workers), *WORKER_CLASSES[worker_class],
+               "--preload", "--bind", f"127.0.0.1:{port}", "--log-level", "warning", "--timeout", "60", "termserver.wsgi:app"]
+    env = {k: v for k, v in os.environ.items() if k != "GUNICORN_CMD_ARGS"}
+    env.update({"TERMSERVER_DATABASE_URL": database_url, "TERMSERVER_LOG_LEVEL": "WARNING"})
+    with log_path.open("ab") as log:
+        server = subprocess.Popen(command, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while True:
+            if server.poll() is not None:
+                raise SystemExit(f"gunicorn exited with {server.returncode}:\n{log_path.read_text()[-3000:]}")
+            if time.monotonic() > deadline:
+                raise SystemExit(f"gunicorn did not answer /fhir/metadata within {START_TIMEOUT_S:.0f} s")
+            probe = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            try:
+                probe.request("GET", "/fhir/metadata")
+                if probe.getresponse().status == 200:
+                    break
+            except OSError:
+                pass
+            finally:
+                probe.close()
+            time.sleep(0.1)
+        yield server, port
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait(timeout=20)
+
+
+if __name__ == "__main__":  # the child process of load_database: python bench/common.py RELEASES URL
+    print(json.dumps(load_child(Path(sys.argv[1]), sys.argv[2])))
