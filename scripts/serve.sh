@@ -4,11 +4,7 @@
 # Releases: $TERMSERVER_DATA, else data/releases, else ../shared/data (see README "Getting the releases").
 set -euo pipefail
 cd "$(dirname "$0")/.."
-PYTHON=${PYTHON:-python3}
-if [ ! -x .venv/bin/python ]; then
-  "$PYTHON" -m venv .venv
-fi
-.venv/bin/python -m pip install --quiet --upgrade pip
-.venv/bin/python -m pip install --quiet -e .
+. scripts/venv.sh
+install_termserver ""
 .venv/bin/termserver load
 exec .venv/bin/termserver serve "$@"
