@@ -75,7 +75,8 @@ def system_label(row: CodeSystemVersion, requested: str | None = None) -> str:
     so the client recognises what it sent: ``'<alias>' (= '<url>', <title> <version>)``.
     """
     name = row.title or row.name or row.url
-    edition = f"{name}{' ' + row.version if row.version else ''}"
+    shown_version = row.version if row.version and not name.endswith(row.version) else None  # "… 2019 2019"
+    edition = f"{name}{' ' + shown_version if shown_version else ''}"
     if requested and requested != row.url:
         return f"'{requested}' (= '{row.url}', {edition})"
     return f"'{row.url}' ({edition})"
