@@ -58,6 +58,7 @@ def build_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     @app.teardown_appcontext
     def close_session(_exc: BaseException | None) -> None:
+        g.pop("context", None)
         session = g.pop("session", None)
         if session is not None:
             session.close()
@@ -104,11 +105,14 @@ def fhir_response(resource: dict[str, Any], status: int = 200) -> Any:
 
 
 def context() -> Context:
-    """The service context for this request (one session per request)."""
+    """The service context for this request (one session and one search index per request, however many
+    operations a batch makes of it)."""
     from flask import current_app
 
-    if "session" not in g:
-        g.session = current_app.extensions["termserver.sessions"]()
-    index = current_app.extensions["termserver.search"].get(g.session)
-    return Context(g.session, current_app.extensions["termserver.aliases"], current_app.config["TERMSERVER"],
-                   index)
+    if "context" not in g:
+        if "session" not in g:
+            g.session = current_app.extensions["termserver.sessions"]()
+        index = current_app.extensions["termserver.search"].get(g.session)
+        g.context = Context(g.session, current_app.extensions["termserver.aliases"],
+                            current_app.config["TERMSERVER"], index)
+    return g.context

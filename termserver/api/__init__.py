@@ -28,11 +28,7 @@ def operation_params() -> OperationParams:
     raw = request.get_data(cache=True, as_text=True)
     if not raw.strip():
         return OperationParams.from_query(request.args.to_dict(flat=False))
-    try:
-        body = json.loads(raw)
-    except json.JSONDecodeError as exc:
-        raise InvalidRequest(f"Malformed JSON in request body: {exc.msg} at line {exc.lineno} column "
-                             f"{exc.colno}") from exc
+    body = json_body()
     params = OperationParams.from_parameters(body)
     # query parameters on a POST still count (e.g. POST /ValueSet/$expand?url=...)
     for key, values in request.args.to_dict(flat=False).items():
@@ -59,7 +55,16 @@ def json_body() -> Any:
 
     :raises InvalidRequest: when it is not JSON.
     """
-    try:
-        return json.loads(request.get_data(as_text=True))
-    except json.JSONDecodeError as exc:
-        raise InvalidRequest(f"Malformed JSON in request body: {exc.msg} at line {exc.lineno}") from exc
+    # parsed once per request (on the request object: a batch's in-process sub-requests share the app context)
+    cached = request.environ.get("termserver.json_body", _UNPARSED)
+    if cached is _UNPARSED:
+        try:
+            cached = json.loads(request.get_data(cache=True, as_text=True))
+        except json.JSONDecodeError as exc:
+            raise InvalidRequest(f"Malformed JSON in request body: {exc.msg} at line {exc.lineno} column "
+                                 f"{exc.colno}") from exc
+        request.environ["termserver.json_body"] = cached
+    return cached
+
+
+_UNPARSED = object()

@@ -118,7 +118,10 @@ def validate_coding(ctx: Context, coding: Coding, *, display_language: str | Non
         return ValidationResult(False, system=coding.system, code=coding.code, version=row.version, message=text,
                                 issues=issues)
     language = catalog.parse_language(display_language)
-    display = catalog.preferred_display(row, view.display, view.designations, language)
+    if language is None and isinstance(view, ConceptSnapshot):
+        display = view.shown  # worked out once, when the snapshot was built
+    else:
+        display = catalog.preferred_display(row, view.display, view.designations, language)
     result = ValidationResult(True, system=coding.system, code=view.code, version=row.version, display=display,
                               issues=issues)
     if not view.active:

@@ -73,9 +73,11 @@ def _sources(ctx: Context, row: CodeSystemVersion, mapped: dict[str, list[str]],
     sources = []
     for concept_id, code, display, active, not_selectable, status in concepts:
         designations = own.get(concept_id, []) + supplements.get(code, [])
-        snapshot.concepts[code] = ConceptSnapshot(code, display, active, status, not_selectable, designations)
+        preferred = catalog.preferred_display(row, display, designations, None)
+        snapshot.concepts[code] = ConceptSnapshot(code, display, active, status, not_selectable, designations,
+                                                  preferred)
         snapshot.folded.setdefault(code.casefold(), code)
-        shown = catalog.preferred_display(row, display, designations, None) or display or code
+        shown = preferred or display or code
         terms: list[tuple[str, int]] = [(shown, KIND_DISPLAY)]
         if display and display != shown:
             terms.append((display, KIND_DESIGNATION))

@@ -20,6 +20,7 @@ class ConceptSnapshot:
     status: str | None
     not_selectable: bool
     designations: list[DesignationView]
+    shown: str | None = None  # the display in the system's default language (what no displayLanguage gets)
 
 
 @dataclass
