@@ -98,14 +98,12 @@ class Suggestion:
 
 class CodeTable:
     """Lookups over one :class:`SystemIndex`: exact code, code key (case, punctuation, SKS/WHO forms) and exact
-    normalised text. Built once per index (see :func:`code_table`)."""
+    normalised text; the maps themselves are the index's, built with it at start-up. One per index (see
+    :func:`code_table`)."""
 
     def __init__(self, index: SystemIndex) -> None:
         # a weak reference: the cache below maps index → table, and must not keep an index alive once rebuilt
         self._index = ref(index)
-        self.exact: dict[str, int] = {}
-        for number, concept in enumerate(index.concepts):
-            self.exact.setdefault(concept.code, number)
 
     @property
     def index(self) -> SystemIndex:
@@ -115,7 +113,7 @@ class CodeTable:
 
     def find(self, code: str) -> int | None:
         """The concept number of exactly ``code``."""
-        return self.exact.get(code)
+        return self.index.numbers.get(code)
 
     def by_key(self, code: str) -> list[int]:
         """Concepts whose code equals ``code`` ignoring case, spaces and punctuation, in SKS or WHO form."""

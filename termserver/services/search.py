@@ -157,6 +157,9 @@ class SystemIndex:
                 self.terms.append(Term(index, text, norm, kind, tokens))
                 for token in tokens:
                     postings[token].add(term_id)
+        self.numbers: dict[str, int] = {}  # exact code → concept number (the first, should a code repeat)
+        for number, concept in enumerate(self.concepts):
+            self.numbers.setdefault(concept.code, number)
         self.code_keys: list[str] = sorted(self.by_code)
         self.sorted_norms: list[tuple[str, int]] = sorted((term.norm, i) for i, term in enumerate(self.terms))
         self._one_letter: dict[str, list[Match]] = {}
