@@ -451,16 +451,13 @@ def _rows_from_index(ctx: Context, vs: ResolvedValueSet, request: ExpandRequest,
     """The ranked rows of a filtered expansion of whole systems, straight from the search index; None when the
     value set or the request needs the store (concept lists, filters, imports, other versions or languages)."""
     index = ctx.search
-    includes = vs.compose.get("include") or []
-    if index is None or not includes or vs.compose.get("exclude") or request.display_language \
-            or request.include_designations:
+    includes = whole_system_includes(vs)
+    if index is None or includes is None or request.display_language or request.include_designations:
         return None
     found: list[tuple[tuple, _IndexedMatch]] = []
     seen: set[str] = set()
     active_only = vs.compose.get("inactive") is False
     for include in includes:
-        if set(include) - {"system", "version"} or not include.get("system"):
-            return None
         system = include["system"]
         canonical = ctx.aliases.canonical(system)
         version = include.get("version") or request.system_versions.get(canonical)
@@ -589,12 +586,21 @@ def validate_in_value_set(ctx: Context, vs: ResolvedValueSet, codings: list[tupl
     return combined
 
 
+def whole_system_includes(vs: ResolvedValueSet) -> list[dict[str, Any]] | None:
+    """The includes of a value set made of whole code systems only (``system`` and maybe ``version``: the implicit
+    ``<system>?fhir_vs`` among them, no excludes), which the in-memory index and snapshot answer; else None."""
+    includes = vs.compose.get("include") or []
+    if not includes or vs.compose.get("exclude") \
+            or any(set(i) - {"system", "version"} or not i.get("system") for i in includes):
+        return None
+    return includes
+
+
 def _whole_system_member(ctx: Context, vs: ResolvedValueSet, canonical: str, code: str) -> tuple[bool, bool] | None:
     """(is a member, is abstract) of ``code`` for a value set that includes whole code systems only (the implicit
     ``<system>?fhir_vs`` among them) — no expansion needed; None when the compose is anything more."""
-    includes = vs.compose.get("include") or []
-    if not includes or vs.compose.get("exclude") or vs.compose.get("inactive") is False \
-            or any(set(i) - {"system", "version"} or not i.get("system") for i in includes):
+    includes = whole_system_includes(vs)
+    if includes is None or vs.compose.get("inactive") is False:
         return None
     include = next((i for i in includes if ctx.aliases.canonical(i["system"]) == canonical), None)
     if include is None:
