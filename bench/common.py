@@ -100,5 +100,12 @@ def gunicorn_server(database_url: str, log_path: Path, worker_class: str = "sync
             server.wait(timeout=20)
 
 
+def write_figures(figures: dict[str, Any], path: Path | None) -> None:
+    """Write a run's figures as JSON to ``path`` (``--json``), when given."""
+    if path:
+        path.write_text(json.dumps(figures, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+        print(f"\nfigures written to {path}")
+
+
 if __name__ == "__main__":  # the child process of load_database: python bench/common.py RELEASES URL
     print(json.dumps(load_child(Path(sys.argv[1]), sys.argv[2])))

@@ -45,7 +45,7 @@ from pathlib import Path
 from typing import Any, Callable
 from urllib.parse import urlencode
 
-from common import REPO, default_release_dir, gunicorn_server, load_database  # noqa: E402
+from common import REPO, default_release_dir, gunicorn_server, load_database, write_figures  # noqa: E402
 
 QUERIES = REPO / "bench" / "queries-da.tsv"
 TOP = 5
@@ -617,9 +617,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         gc.callbacks.remove(watch)
     print_report(figures)
-    if args.json:
-        args.json.write_text(json.dumps(figures, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
-        print(f"\nfigures written to {args.json}")
+    write_figures(figures, args.json)
     return 0
 
 

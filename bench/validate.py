@@ -59,7 +59,8 @@ from pathlib import Path
 from typing import Any, Callable
 from urllib.parse import quote, urlencode
 
-from common import REPO, WORKER_CLASSES, default_release_dir, gunicorn_server, load_database  # noqa: E402
+from common import (REPO, WORKER_CLASSES, default_release_dir, gunicorn_server, load_database,  # noqa: E402
+                    write_figures)
 
 GOAL_RPS = 3000.0
 GOAL_P99_MS = 5.0
@@ -866,9 +867,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="termserver-validate-") as scratch:
         figures = measure(args, release_dir, Path(scratch))
     print_report(figures)
-    if args.json:
-        args.json.write_text(json.dumps(figures, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
-        print(f"\nfigures written to {args.json}")
+    write_figures(figures, args.json)
     return 0
 
 
