@@ -59,6 +59,8 @@ def build_app(config: Mapping[str, Any] | None = None) -> Flask:
     @app.teardown_appcontext
     def close_session(_exc: BaseException | None) -> None:
         g.pop("context", None)
+        for overlay in g.pop("request_stores", []):
+            overlay.close()
         session = g.pop("session", None)
         if session is not None:
             session.close()

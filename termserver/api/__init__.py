@@ -4,10 +4,17 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from flask import request
+import dataclasses
 
+from flask import current_app, g, request
+from sqlalchemy import select
+
+from termserver.app import context
 from termserver.errors import InvalidRequest, UnsupportedRequest
 from termserver.fhir.params import OperationParams
+from termserver.models import CodeSystemVersion
+from termserver.services.catalog import Context
+from termserver.services.request_store import open_request_store
 
 
 def operation_params() -> OperationParams:
@@ -34,6 +41,35 @@ def operation_params() -> OperationParams:
     for key, values in request.args.to_dict(flat=False).items():
         params.values.setdefault(key, values)
     return params
+
+
+def operation_context() -> tuple[Context, OperationParams]:
+    """The service context and the inputs of this operation call (with its ``tx-resource`` content, if any)."""
+    params = operation_params()
+    return with_request_resources(context(), params), params
+
+
+def with_request_resources(ctx: Context, params: OperationParams) -> Context:
+    """``ctx`` seeing the call's ``tx-resource`` code systems, value sets and concept maps before the store's.
+
+    :raises InvalidRequest: when a ``tx-resource`` is not a usable resource.
+    """
+    resources = params.all("tx-resource")
+    if not resources:
+        return ctx
+    for value in resources:
+        if not isinstance(value, dict):
+            raise InvalidRequest("Parameter 'tx-resource' must be a resource (a CodeSystem, ValueSet or ConceptMap "
+                                 "sent with POST)")
+    overlay = open_request_store(resources, current_app.extensions["termserver.aliases"])
+    g.setdefault("request_stores", []).append(overlay)
+    search = ctx.search
+    if search is not None:
+        supplied = {url for row in overlay.execute(select(CodeSystemVersion.url, CodeSystemVersion.supplements))
+                    for url in row if url}
+        if supplied & set(search.systems):
+            search = None  # a supplied version or supplement of a hosted system: the index does not know it
+    return dataclasses.replace(ctx, overlay=overlay, search=search)
 
 
 def full_resource() -> bool | None:

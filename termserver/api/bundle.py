@@ -13,7 +13,7 @@ from typing import Any
 from flask import Blueprint, current_app, g, request
 from werkzeug.test import EnvironBuilder
 
-from termserver.api import json_body, operation_params
+from termserver.api import json_body, operation_params, with_request_resources
 from termserver.app import FHIR_JSON, context, fhir_response
 from termserver.errors import InvalidRequest, TermserverError, UnsupportedRequest
 from termserver.fhir.params import OperationParams
@@ -62,7 +62,8 @@ def dispatch_in_process(sub: batch.SubRequest) -> batch.SubResponse:
     direct = _direct_handler(sub)
     if direct is not None:
         try:
-            return batch.SubResponse(200, direct(context(), OperationParams.from_parameters(sub.body)))
+            params = OperationParams.from_parameters(sub.body)
+            return batch.SubResponse(200, direct(with_request_resources(context(), params), params))
         except TermserverError as exc:
             return error_response(exc)
     headers = {name: request.headers[name] for name in FORWARDED_HEADERS if name in request.headers}

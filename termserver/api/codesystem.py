@@ -5,7 +5,7 @@ from typing import Any
 
 from flask import Blueprint, request
 
-from termserver.api import full_resource, operation_params
+from termserver.api import full_resource, operation_context
 from termserver.app import context, fhir_response
 from termserver.errors import InvalidRequest
 from termserver.fhir import render
@@ -43,7 +43,7 @@ def _system_and_code(params: OperationParams, instance_url: str | None, what: st
 @bp.route("/$lookup", methods=METHODS)
 @bp.route("/<resource_id>/$lookup", methods=METHODS)
 def lookup(resource_id: str | None = None) -> Any:
-    ctx, params = context(), operation_params()
+    ctx, params = operation_context()
     coding = _system_and_code(params, _instance_url(ctx, resource_id), "$lookup")
     properties = tuple(p for value in params.all("property") for p in str(value).split(","))
     result = codesystems.lookup_code(ctx, codesystems.LookupRequest(
@@ -55,7 +55,7 @@ def lookup(resource_id: str | None = None) -> Any:
 @bp.route("/$validate-code", methods=METHODS)
 @bp.route("/<resource_id>/$validate-code", methods=METHODS)
 def validate_code(resource_id: str | None = None) -> Any:
-    return fhir_response(validate_code_parameters(context(), operation_params(), resource_id))
+    return fhir_response(validate_code_parameters(*operation_context(), resource_id))
 
 
 def validate_code_parameters(ctx: Context, params: OperationParams, resource_id: str | None = None) -> Any:
@@ -96,7 +96,7 @@ def _coding(value: Any, default_system: str | None) -> Coding:
 @bp.route("/$subsumes", methods=METHODS)
 @bp.route("/<resource_id>/$subsumes", methods=METHODS)
 def subsumes(resource_id: str | None = None) -> Any:
-    ctx, params = context(), operation_params()
+    ctx, params = operation_context()
     system = params.str("system") or _instance_url(ctx, resource_id)
     coding_a, coding_b = params.coding("codingA"), params.coding("codingB")
     code_a = coding_a.code if coding_a else params.str("codeA")

@@ -5,7 +5,7 @@ from typing import Any
 
 from flask import Blueprint, request
 
-from termserver.api import full_resource, operation_params
+from termserver.api import full_resource, operation_context
 from termserver.app import context, fhir_response
 from termserver.errors import InvalidRequest
 from termserver.fhir import render
@@ -18,7 +18,7 @@ METHODS = ["GET", "POST"]
 @bp.route("/$translate", methods=METHODS)
 @bp.route("/<resource_id>/$translate", methods=METHODS)
 def translate(resource_id: str | None = None) -> Any:
-    ctx, params = context(), operation_params()
+    ctx, params = operation_context()
     url = params.str("url")
     if resource_id:
         row = resources.find_by_id(ctx, "ConceptMap", resource_id)

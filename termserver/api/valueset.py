@@ -5,7 +5,7 @@ from typing import Any
 
 from flask import Blueprint, request
 
-from termserver.api import bundle, operation_params
+from termserver.api import bundle, operation_context
 from termserver.api.codesystem import _coding
 from termserver.app import context, fhir_response
 from termserver.errors import InvalidRequest
@@ -44,7 +44,7 @@ def _system_versions(params: OperationParams) -> dict[str, str]:
 @bp.route("/$expand", methods=METHODS)
 @bp.route("/<resource_id>/$expand", methods=METHODS)
 def expand(resource_id: str | None = None) -> Any:
-    ctx, params = context(), operation_params()
+    ctx, params = operation_context()
     vs = _value_set(ctx, params, resource_id)
     pins = {ctx.aliases.canonical(s): v for s, v in _system_versions(params).items()}
     expansion_request = valuesets.ExpandRequest(
@@ -59,7 +59,7 @@ def expand(resource_id: str | None = None) -> Any:
 @bp.route("/$validate-code", methods=METHODS)
 @bp.route("/<resource_id>/$validate-code", methods=METHODS)
 def validate_code(resource_id: str | None = None) -> Any:
-    return fhir_response(validate_code_parameters(context(), operation_params(), resource_id))
+    return fhir_response(validate_code_parameters(*operation_context(), resource_id))
 
 
 def validate_code_parameters(ctx: Context, params: OperationParams, resource_id: str | None = None) -> Any:

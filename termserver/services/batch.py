@@ -12,8 +12,8 @@ top-level parameter (``url``, ``valueSet``, ``lenient-display-validation``, ``di
 for each validation that does not give it itself. The output is a ``Parameters`` with one ``validation`` per
 input, in order: the ``Parameters`` a single ``$validate-code`` returns, or the ``OperationOutcome`` of its error.
 
-``tx-resource``: only value sets are used (for the request, never stored), standing in for the value set a
-validation names by ``url``. Code systems sent as ``tx-resource`` are not: codes are checked against the store.
+``tx-resource``: the top-level ones and a validation's own go with that validation (used for it, never stored;
+see services/request_store.py).
 """
 from __future__ import annotations
 
@@ -216,8 +216,7 @@ def plan_batch_validation(parameters: list[dict[str, Any]], resource_type: str
     """One ``$validate-code`` call per ``validation`` parameter of a ``$batch-validate-code`` request.
 
     ``parameters`` is the request's (well-formed) ``Parameters.parameter`` list. Each call gets the validation's
-    own parameters, then the top-level defaults it does not give itself. ``tx-resource`` value sets stand in for
-    the value set a call names by ``url`` (sent as ``valueSet``, for this request only). On
+    own parameters, then the top-level defaults it does not give itself, and every ``tx-resource``. On
     ``ValueSet/$batch-validate-code`` a call without ``url`` or ``valueSet`` checks the code against its code
     system, as tx.fhir.org does.
 
@@ -232,19 +231,19 @@ def plan_batch_validation(parameters: list[dict[str, Any]], resource_type: str
         raise TooCostly(f"The request has {len(validations)} 'validation' parameters, more than this server answers "
                         f"in one $batch-validate-code ({MAX_BATCH_VALIDATIONS}); split it into several requests")
     defaults = [p for p in parameters if p.get("name") not in _NOT_DEFAULTS]
-    shared_value_sets = _value_sets(p for p in parameters if p.get("name") == "tx-resource")
+    shared_resources = [p for p in parameters if p.get("name") == "tx-resource"]
     planned: list[SubRequest | TermserverError] = []
     for index, parameter in validations:
         try:
             planned.append(_validation_request(parameter.get("resource"), f"Parameters.parameter[{index}]",
-                                               defaults, shared_value_sets, resource_type))
+                                               defaults, shared_resources, resource_type))
         except TermserverError as exc:
             planned.append(exc)
     return planned
 
 
 def _validation_request(resource: Any, where: str, defaults: list[dict[str, Any]],
-                        shared_value_sets: list[dict[str, Any]], resource_type: str) -> SubRequest:
+                        shared_resources: list[dict[str, Any]], resource_type: str) -> SubRequest:
     if not isinstance(resource, dict) or resource.get("resourceType") != "Parameters":
         raise InvalidRequest(f"{where} ('validation') must have a resource that is a Parameters holding one "
                              f"$validate-code request", expression=f"{where}.resource")
@@ -254,38 +253,11 @@ def _validation_request(resource: Any, where: str, defaults: list[dict[str, Any]
     given = {p.get("name") for p in own if isinstance(p, dict)}
     blocked = set(given).union(*(_EXCLUDES.get(name, ()) for name in given))
     # own parameters first, so the positions a malformed one is reported at are the client's own
-    merged = [p for p in own if not (isinstance(p, dict) and p.get("name") == "tx-resource")]
-    merged += [p for p in defaults if p.get("name") not in blocked]
-    value_sets = shared_value_sets + _value_sets(p for p in own if isinstance(p, dict)
-                                                 and p.get("name") == "tx-resource")
-    merged = _use_supplied_value_set(merged, value_sets)
+    merged = own + [p for p in defaults if p.get("name") not in blocked] + shared_resources
     names = {p.get("name") for p in merged if isinstance(p, dict)}
     target = "ValueSet" if resource_type == "ValueSet" and names & {"url", "valueSet"} else "CodeSystem"
     return SubRequest("POST", f"/fhir/{target}/$validate-code", "",
                       {"resourceType": "Parameters", "parameter": merged})
-
-
-def _value_sets(tx_resources: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [p["resource"] for p in tx_resources
-            if isinstance(p.get("resource"), dict) and p["resource"].get("resourceType") == "ValueSet"]
-
-
-def _use_supplied_value_set(merged: list[Any], value_sets: list[dict[str, Any]]) -> list[Any]:
-    """Replace ``url`` (and ``valueSetVersion``) by ``valueSet`` when a ``tx-resource`` value set has that url."""
-    url = next((p.get("valueUri") or p.get("valueCanonical") or p.get("valueString") for p in merged
-                if isinstance(p, dict) and p.get("name") == "url"), None)
-    if not isinstance(url, str) or not value_sets:
-        return merged
-    version = next((p.get("valueString") for p in merged if isinstance(p, dict)
-                    and p.get("name") == "valueSetVersion"), None)
-    url, _, pipe_version = url.partition("|")
-    version = version or pipe_version or None
-    found = next((vs for vs in value_sets if vs.get("url") == url
-                  and (version is None or vs.get("version") == version)), None)
-    if found is None:
-        return merged
-    kept = [p for p in merged if not (isinstance(p, dict) and p.get("name") in ("url", "valueSetVersion"))]
-    return kept + [{"name": "valueSet", "resource": found}]
 
 
 def batch_validation_parameters(responses: list[SubResponse]) -> dict[str, Any]:

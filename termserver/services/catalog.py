@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
 from termserver.errors import InvalidRequest, NotFound, UnknownCodeSystem
 from termserver.models import CodeSystemVersion, Concept, ConceptParent, ConceptProperty, Designation
@@ -29,6 +29,15 @@ class Context:
     aliases: AliasTable
     settings: dict[str, Any] = field(default_factory=dict)
     search: Any = None  # the SearchIndex, when the app has one (services/search.py)
+    overlay: Session | None = None  # this request's tx-resource content (services/request_store.py), never stored
+
+    def sessions(self) -> list[Session]:
+        """Where resources are looked up by URL: this request's own resources first, then the store."""
+        return [self.overlay, self.session] if self.overlay is not None else [self.session]
+
+    def session_of(self, row: Any) -> Session:
+        """The session ``row`` was read from: its concepts, designations and hierarchy live beside it."""
+        return object_session(row) or self.session
 
 
 @dataclass
@@ -88,7 +97,7 @@ def versions_of(ctx: Context, url: str, *, supplements: bool = False) -> list[Co
     query = select(CodeSystemVersion).where(CodeSystemVersion.url == canonical)
     if not supplements:
         query = query.where(CodeSystemVersion.content != "supplement")
-    rows = list(ctx.session.scalars(query))
+    rows = [row for session in ctx.sessions() for row in session.scalars(query)]
     return sorted(rows, key=_version_sort_key, reverse=True)
 
 
@@ -130,8 +139,9 @@ def version_matches(pattern: str, version: str) -> bool:
 
 def supplements_of(ctx: Context, row: CodeSystemVersion) -> list[CodeSystemVersion]:
     """Loaded supplements of the system ``row`` belongs to (any version; a pinned base version must match)."""
-    rows = ctx.session.scalars(select(CodeSystemVersion).where(CodeSystemVersion.supplements == row.url,
-                                                               CodeSystemVersion.content == "supplement"))
+    query = select(CodeSystemVersion).where(CodeSystemVersion.supplements == row.url,
+                                            CodeSystemVersion.content == "supplement")
+    rows = [r for session in ctx.sessions() for r in session.scalars(query)]
     return [r for r in rows if not r.supplements_version or not row.version
             or version_matches(r.supplements_version, row.version) or _loose_version(r.supplements_version,
                                                                                   row.version)]
@@ -144,16 +154,16 @@ def _loose_version(pinned: str, actual: str) -> bool:
 
 def find_concept(ctx: Context, row: CodeSystemVersion, code: str) -> Concept | None:
     """The concept ``code`` in ``row`` (case-insensitively when the system is not case sensitive)."""
-    concept = ctx.session.scalar(select(Concept).where(Concept.code_system_id == row.id, Concept.code == code))
+    concept = ctx.session_of(row).scalar(select(Concept).where(Concept.code_system_id == row.id, Concept.code == code))
     if concept is None and not row.case_sensitive:
-        concept = ctx.session.scalar(select(Concept).where(Concept.code_system_id == row.id,
+        concept = ctx.session_of(row).scalar(select(Concept).where(Concept.code_system_id == row.id,
                                                            Concept.code_folded == code.casefold()))
     return concept
 
 
 def find_concept_folded(ctx: Context, row: CodeSystemVersion, code: str) -> Concept | None:
     """A concept whose code equals ``code`` ignoring case (for hints on case-sensitive systems)."""
-    return ctx.session.scalar(select(Concept).where(Concept.code_system_id == row.id,
+    return ctx.session_of(row).scalar(select(Concept).where(Concept.code_system_id == row.id,
                                                     Concept.code_folded == code.casefold()).limit(1))
 
 
@@ -161,43 +171,54 @@ def concept_view(ctx: Context, row: CodeSystemVersion, concept: Concept) -> Conc
     """Everything about one concept: its own and its supplements' designations and properties."""
     view = ConceptView(code=concept.code, display=concept.display, definition=concept.definition,
                        active=concept.active, status=concept.status, not_selectable=concept.not_selectable)
-    owners = [concept.id]
-    supplement_ids = [s.id for s in supplements_of(ctx, row)] if row.content != "supplement" else []
-    if supplement_ids:
-        owners += list(ctx.session.scalars(select(Concept.id).where(Concept.code_system_id.in_(supplement_ids),
-                                                                    Concept.code == concept.code)))
-    for d in ctx.session.scalars(select(Designation).where(Designation.concept_id.in_(owners))
-                                 .order_by(Designation.concept_id != concept.id, Designation.id)):
-        view.designations.append(DesignationView(d.value, d.language, d.use_system, d.use_code, d.use_display))
-    for p in ctx.session.scalars(select(ConceptProperty).where(ConceptProperty.concept_id.in_(owners))
-                                 .order_by(ConceptProperty.concept_id != concept.id, ConceptProperty.id)):
-        view.properties.append(PropertyView(p.code, p.value, p.type, p.value_system, p.value_display))
+    owners: list[tuple[Session, list[int]]] = [(ctx.session_of(concept), [concept.id])]
+    if row.content != "supplement":
+        for session, supplement_ids in _by_session(ctx, supplements_of(ctx, row)):
+            owners.append((session, list(session.scalars(select(Concept.id).where(
+                Concept.code_system_id.in_(supplement_ids), Concept.code == concept.code)))))
+    for session, ids in owners:
+        for d in session.scalars(select(Designation).where(Designation.concept_id.in_(ids))
+                                 .order_by(Designation.id)):
+            view.designations.append(DesignationView(d.value, d.language, d.use_system, d.use_code, d.use_display))
+    for session, ids in owners:
+        for p in session.scalars(select(ConceptProperty).where(ConceptProperty.concept_id.in_(ids))
+                                 .order_by(ConceptProperty.id)):
+            view.properties.append(PropertyView(p.code, p.value, p.type, p.value_system, p.value_display))
     return view
+
+
+def _by_session(ctx: Context, rows: Iterable[CodeSystemVersion]) -> list[tuple[Session, list[int]]]:
+    """Row ids grouped by the session they were read from (a request's own resources and the store)."""
+    groups: dict[int, tuple[Session, list[int]]] = {}
+    for row in rows:
+        session = ctx.session_of(row)
+        groups.setdefault(id(session), (session, []))[1].append(row.id)
+    return list(groups.values())
 
 
 def supplement_designations(ctx: Context, row: CodeSystemVersion,
                             codes: Iterable[str] | None = None) -> dict[str, list[DesignationView]]:
     """Designations from ``row``'s supplements, by code (all codes when ``codes`` is None)."""
-    supplement_ids = [s.id for s in supplements_of(ctx, row)]
     result: dict[str, list[DesignationView]] = defaultdict(list)
-    if not supplement_ids:
-        return result
-    query = (select(Concept.code, Designation).join(Designation, Designation.concept_id == Concept.id)
-             .where(Concept.code_system_id.in_(supplement_ids)))
     code_list = list(codes) if codes is not None else None
     batches = [code_list[i:i + 900] for i in range(0, len(code_list), 900)] if code_list is not None else [None]
-    for batch in batches:
-        batch_query = query if batch is None else query.where(Concept.code.in_(batch))
-        for code, d in ctx.session.execute(batch_query.order_by(Designation.id)):
-            result[code].append(DesignationView(d.value, d.language, d.use_system, d.use_code, d.use_display))
+    for session, supplement_ids in _by_session(ctx, supplements_of(ctx, row)):
+        query = (select(Concept.code, Designation).join(Designation, Designation.concept_id == Concept.id)
+                 .where(Concept.code_system_id.in_(supplement_ids)))
+        for batch in batches:
+            batch_query = query if batch is None else query.where(Concept.code.in_(batch))
+            for code, d in session.execute(batch_query.order_by(Designation.id)):
+                result[code].append(DesignationView(d.value, d.language, d.use_system, d.use_code, d.use_display))
     return result
 
 
-def own_designations(ctx: Context, concept_ids: list[int]) -> dict[int, list[DesignationView]]:
-    """Designations stored on the given concept rows, by concept id."""
+def own_designations(ctx: Context, row: CodeSystemVersion,
+                     concept_ids: list[int]) -> dict[int, list[DesignationView]]:
+    """Designations stored on the given concept rows of ``row``, by concept id."""
+    session = ctx.session_of(row)
     result: dict[int, list[DesignationView]] = defaultdict(list)
     for i in range(0, len(concept_ids), 900):
-        for d in ctx.session.scalars(select(Designation).where(Designation.concept_id.in_(concept_ids[i:i + 900]))
+        for d in session.scalars(select(Designation).where(Designation.concept_id.in_(concept_ids[i:i + 900]))
                                      .order_by(Designation.id)):
             result[d.concept_id].append(DesignationView(d.value, d.language, d.use_system, d.use_code,
                                                         d.use_display))
@@ -205,19 +226,19 @@ def own_designations(ctx: Context, concept_ids: list[int]) -> dict[int, list[Des
 
 
 def parents_of(ctx: Context, row: CodeSystemVersion, code: str) -> list[str]:
-    return list(ctx.session.scalars(select(ConceptParent.parent_code).where(
+    return list(ctx.session_of(row).scalars(select(ConceptParent.parent_code).where(
         ConceptParent.code_system_id == row.id, ConceptParent.child_code == code).order_by(ConceptParent.id)))
 
 
 def children_of(ctx: Context, row: CodeSystemVersion, code: str) -> list[str]:
-    return list(ctx.session.scalars(select(ConceptParent.child_code).where(
+    return list(ctx.session_of(row).scalars(select(ConceptParent.child_code).where(
         ConceptParent.code_system_id == row.id, ConceptParent.parent_code == code).order_by(ConceptParent.id)))
 
 
 def hierarchy(ctx: Context, row: CodeSystemVersion) -> dict[str, list[str]]:
     """parent code → child codes for the whole version."""
     children: dict[str, list[str]] = defaultdict(list)
-    for child, parent in ctx.session.execute(select(ConceptParent.child_code, ConceptParent.parent_code).where(
+    for child, parent in ctx.session_of(row).execute(select(ConceptParent.child_code, ConceptParent.parent_code).where(
             ConceptParent.code_system_id == row.id).order_by(ConceptParent.id)):
         children[parent].append(child)
     return children
@@ -252,7 +273,7 @@ def displays_for(ctx: Context, row: CodeSystemVersion, codes: list[str]) -> dict
     """The stored display of each code (for parent/child listings)."""
     result: dict[str, str | None] = {}
     for i in range(0, len(codes), 900):
-        for code, display in ctx.session.execute(select(Concept.code, Concept.display).where(
+        for code, display in ctx.session_of(row).execute(select(Concept.code, Concept.display).where(
                 Concept.code_system_id == row.id, Concept.code.in_(codes[i:i + 900]))):
             result[code] = display
     return result
@@ -292,7 +313,7 @@ def preferred_display(row: CodeSystemVersion, display: str | None, designations:
 
 
 def count_concepts(ctx: Context, row: CodeSystemVersion) -> int:
-    return ctx.session.scalar(select(func.count()).select_from(Concept).where(Concept.code_system_id == row.id)) or 0
+    return ctx.session_of(row).scalar(select(func.count()).select_from(Concept).where(Concept.code_system_id == row.id)) or 0
 
 
 def require_concept(ctx: Context, row: CodeSystemVersion, code: str, requested: str | None = None) -> Concept:

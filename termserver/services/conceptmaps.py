@@ -43,7 +43,7 @@ def _maps(ctx: Context, request: TranslateRequest) -> list[ConceptMapVersion]:
         version = request.map_version or version
         if version:
             query = query.where(ConceptMapVersion.version == version)
-        rows = list(ctx.session.scalars(query))
+        rows = [r for session in ctx.sessions() for r in session.scalars(query)]
         if not rows:
             raise NotFound(f"ConceptMap '{request.url}' is not known to this server")
         return rows
@@ -51,7 +51,8 @@ def _maps(ctx: Context, request: TranslateRequest) -> list[ConceptMapVersion]:
         query = query.where(ConceptMapVersion.source_scope == request.source_scope)
     if request.target_scope:
         query = query.where(ConceptMapVersion.target_scope == request.target_scope)
-    return sorted(ctx.session.scalars(query), key=lambda m: (m.date or "", m.id), reverse=True)
+    return sorted((r for session in ctx.sessions() for r in session.scalars(query)),
+                  key=lambda m: (m.date or "", m.id), reverse=True)
 
 
 def translate_code(ctx: Context, request: TranslateRequest) -> TranslationResult:
@@ -102,7 +103,7 @@ def _check_source(ctx: Context, request: TranslateRequest, source: str) -> None:
 
     def mapped(*conditions: Any) -> bool:
         query = select(MapElement.id).where(system_column == source, *conditions).limit(1)
-        return ctx.session.scalar(query) is not None
+        return any(session.scalar(query) is not None for session in ctx.sessions())
 
     try:
         row = catalog.resolve_system(ctx, request.system, request.version)
@@ -120,7 +121,7 @@ def _forward(ctx: Context, maps: list[ConceptMapVersion], source: str, code: str
     if source == SKS_DIAGNOSES:  # SKS → ICPC-2: the maps are keyed by WHO codes, go through the WHO form
         return _reverse_via_who(ctx, maps, code, target, add)
     for cmap in maps:
-        rows = ctx.session.scalars(select(MapElement).where(
+        rows = ctx.session_of(cmap).scalars(select(MapElement).where(
             MapElement.concept_map_id == cmap.id, MapElement.source_system == source,
             MapElement.source_code == code).order_by(MapElement.id))
         for row in rows:
@@ -151,7 +152,7 @@ def _reverse_lookup(ctx: Context, maps: list[ConceptMapVersion], source: str, co
                     widen: str | None, add: Add) -> int:
     found = 0
     for cmap in maps:
-        rows = ctx.session.scalars(select(MapElement).where(
+        rows = ctx.session_of(cmap).scalars(select(MapElement).where(
             MapElement.concept_map_id == cmap.id, MapElement.target_system == source,
             MapElement.target_code == code).order_by(MapElement.id))
         for row in rows:

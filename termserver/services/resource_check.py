@@ -460,7 +460,7 @@ class _Checker:
             for start in range(0, len(code_list), 900):
                 query = select(Concept.code, Concept.display, Concept.active, Concept.not_selectable).where(
                     Concept.code_system_id == info.row.id, Concept.code.in_(code_list[start:start + 900]))
-                for code, display, active, not_selectable in self.ctx.session.execute(query):
+                for code, display, active, not_selectable in self.ctx.session_of(info.row).execute(query):
                     info.records[code] = _Record(code, display, active, not_selectable)
 
     def suggestion_uri(self, canonical: str, item: FoundCoding) -> str:
@@ -792,10 +792,10 @@ def _display_texts(ctx: Context, row: CodeSystemVersion,
     whose display it made the short name (MCS…, DNK05472); MedCom's own CodeSystems use that full name as display."""
     concepts: list[Any] = []
     for start in range(0, len(codes), 900):
-        concepts += list(ctx.session.execute(select(Concept.id, Concept.code, Concept.display, Concept.definition)
+        concepts += list(ctx.session_of(row).execute(select(Concept.id, Concept.code, Concept.display, Concept.definition)
                                              .where(Concept.code_system_id == row.id,
                                                     Concept.code.in_(codes[start:start + 900]))))
-    own = catalog.own_designations(ctx, [c.id for c in concepts])
+    own = catalog.own_designations(ctx, row, [c.id for c in concepts])
     supplements = catalog.supplement_designations(ctx, row, codes)
     result: dict[str, tuple[str | None, list[str]]] = {}
     for concept in concepts:
@@ -815,10 +815,10 @@ def _full_npu_names(ctx: Context, row: CodeSystemVersion, codes: list[Any]) -> d
     wanted = sorted({c for c in codes if isinstance(c, str) and "\x00" not in c})
     concepts: list[Any] = []
     for start in range(0, len(wanted), 900):
-        concepts += list(ctx.session.execute(select(Concept.id, Concept.code, Concept.display, Concept.definition)
+        concepts += list(ctx.session_of(row).execute(select(Concept.id, Concept.code, Concept.display, Concept.definition)
                                              .where(Concept.code_system_id == row.id,
                                                     Concept.code.in_(wanted[start:start + 900]))))
-    danish = {concept_id for concept_id, designations in catalog.own_designations(ctx, [c.id for c in concepts]).items()
+    danish = {concept_id for concept_id, designations in catalog.own_designations(ctx, row, [c.id for c in concepts]).items()
               if any(catalog.language_matches("da", d.language) for d in designations)}
     names: dict[str, str] = {}
     for concept in concepts:

@@ -110,9 +110,9 @@ def code_system_json(ctx: Context, row: CodeSystemVersion, full: bool | None = N
 def _concepts(ctx: Context, row: CodeSystemVersion) -> list[dict[str, Any]]:
     from termserver.services.catalog import hierarchy, own_designations
 
-    concepts = list(ctx.session.scalars(select(Concept).where(Concept.code_system_id == row.id)
+    concepts = list(ctx.session_of(row).scalars(select(Concept).where(Concept.code_system_id == row.id)
                                         .order_by(Concept.sort_order, Concept.id)))
-    designations = own_designations(ctx, [c.id for c in concepts])
+    designations = own_designations(ctx, row, [c.id for c in concepts])
     parents: dict[str, list[str]] = {}
     for parent, children in hierarchy(ctx, row).items():
         for child in children:

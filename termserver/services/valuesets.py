@@ -82,7 +82,7 @@ def resolve_value_set(ctx: Context, url: str | None, version: str | None = None,
         title = f"All codes of {row.title or row.name or row.url}"
         return ResolvedValueSet(url, row.version, None, title, "active", {"include": [include]})
     query = select(ValueSetVersion).where(ValueSetVersion.url == url)
-    rows = list(ctx.session.scalars(query)) or value_sets_with_alias(ctx, url)
+    rows = [r for session in ctx.sessions() for r in session.scalars(query)] or value_sets_with_alias(ctx, url)
     if version:
         rows = [r for r in rows if r.version == version or (r.version and catalog.version_matches(version,
                                                                                                  r.version))]
@@ -104,9 +104,12 @@ def resolve_value_set(ctx: Context, url: str | None, version: str | None = None,
 
 def value_sets_with_alias(ctx: Context, url: str) -> list[ValueSetVersion]:
     """Stored value sets that name ``url`` as a former URL of theirs (an exact URL match is looked up first)."""
-    ids = [row_id for row_id, aliases in ctx.session.execute(select(ValueSetVersion.id, ValueSetVersion.aliases))
-           if aliases and url in aliases]
-    return list(ctx.session.scalars(select(ValueSetVersion).where(ValueSetVersion.id.in_(ids)))) if ids else []
+    found: list[ValueSetVersion] = []
+    for session in ctx.sessions():
+        ids = [row_id for row_id, aliases in session.execute(select(ValueSetVersion.id, ValueSetVersion.aliases))
+               if aliases and url in aliases]
+        found += session.scalars(select(ValueSetVersion).where(ValueSetVersion.id.in_(ids))) if ids else []
+    return found
 
 
 def _require(ok: bool, path: str, what: str) -> None:
@@ -262,15 +265,15 @@ class _Evaluator:
         records: list[Any] = []
         # the id breaks ties in sort_order, so an expansion (and so every page of it) comes out in one order
         if codes is None:
-            records = list(self.ctx.session.execute(query.order_by(Concept.sort_order, Concept.id)))
+            records = list(self.ctx.session_of(row).execute(query.order_by(Concept.sort_order, Concept.id)))
         else:
             code_list = sorted(codes)
             for i in range(0, len(code_list), 900):
-                records += list(self.ctx.session.execute(query.where(Concept.code.in_(code_list[i:i + 900]))))
+                records += list(self.ctx.session_of(row).execute(query.where(Concept.code.in_(code_list[i:i + 900]))))
             records.sort(key=lambda r: (r.sort_order, r.id))
         supplement = catalog.supplement_designations(self.ctx, row, None if codes is None else
                                                      [r.code for r in records])
-        own = catalog.own_designations(self.ctx, [r.id for r in records]) if self._needs_designations(row) else {}
+        own = catalog.own_designations(self.ctx, row, [r.id for r in records]) if self._needs_designations(row) else {}
         language = catalog.parse_language(self.request.display_language)
         out: dict[tuple[str, str], _Row] = {}
         for r in records:
@@ -321,10 +324,10 @@ class _Evaluator:
         raise UnsupportedRequest(f"{path}: filter operator '{op}' on property '{prop}' is not supported")
 
     def _all_codes(self, row: CodeSystemVersion) -> set[str]:
-        return set(self.ctx.session.scalars(select(Concept.code).where(Concept.code_system_id == row.id)))
+        return set(self.ctx.session_of(row).scalars(select(Concept.code).where(Concept.code_system_id == row.id)))
 
     def _property_values(self, row: CodeSystemVersion, prop: str) -> list[tuple[str, str | None]]:
-        session = self.ctx.session
+        session = self.ctx.session_of(row)
         base = select(Concept.code, Concept.display, Concept.active, Concept.not_selectable, Concept.status).where(
             Concept.code_system_id == row.id)
         if prop in ("code", "concept"):

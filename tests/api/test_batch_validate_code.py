@@ -214,26 +214,14 @@ def _read(name: str) -> Any:
 
 @pytest.fixture(scope="module")
 def simple_app(tmp_path_factory):
-    """An app whose store holds the HL7 test code system ``simple`` (the suite's setup). The runner sends it as a
-    tx-resource; this server does not take code systems from a request, so it is stored first."""
+    """An app with an empty store: the HL7 test code system ``simple`` (the suite's setup) comes with each request
+    as a tx-resource, as the HL7 runner sends it."""
     if not (TX_TESTS / "batch").is_dir():
         pytest.skip(f"HL7 tx-tests not found at {TX_TESTS}")
-    from loaders.run import load_paths
     from termserver import create_app
-    from termserver.db import create_schema, make_engine, make_session_factory
-    from termserver.systems import AliasTable
     from tests.conftest import make_test_database_url
 
-    folder = tmp_path_factory.mktemp("tx-simple")
-    # re-written because the FHIR loader recognises '"resourceType": "CodeSystem"', not the file's '" : "'
-    release = folder / "codesystem-simple.json"
-    release.write_text(json.dumps(_read("simple/codesystem-simple.json")), encoding="utf-8")
     url = make_test_database_url(tmp_path_factory, "txsimple")
-    engine = make_engine(url)
-    create_schema(engine)
-    report = load_paths(make_session_factory(engine), [release], AliasTable())
-    engine.dispose()
-    assert not report.errors, report.errors
     application = create_app({"DATABASE_URL": url, "LOG_LEVEL": "WARNING"})
     yield application
     application.extensions["termserver.engine"].dispose()
@@ -325,6 +313,6 @@ def test_the_hl7_batch_answers_as_single_calls(simple_app, hl7_answers, case):
     assert all(isinstance(p, SubRequest) for p in planned)
     singles = [check_response(client.post(p.path, json=p.body), None) for p in planned if isinstance(p, SubRequest)]
     assert hl7_answers[case] == singles
-    # the supplied value set stood in for the url: no call went to the store for urn:uuid:...
-    assert all(not any(q["name"] == "url" for q in p.body["parameter"]) for p in planned
+    # every call carries the request's tx-resources (the code system 'simple' is in no store)
+    assert all(any(q["name"] == "tx-resource" for q in p.body["parameter"]) for p in planned
                if isinstance(p, SubRequest) and p.body)
