@@ -30,15 +30,41 @@ def _value_set(ctx: Context, params: OperationParams, resource_id: str | None) -
     return valuesets.resolve_value_set(ctx, url, params.str("valueSetVersion"), resource)
 
 
-def _system_versions(params: OperationParams) -> dict[str, str]:
+# the expansion repeats these request parameters (as tx.fhir.org does), with these FHIR types
+ECHOED: dict[str, str] = {
+    "filter": "String", "count": "Integer", "offset": "Integer", "activeOnly": "Boolean",
+    "includeDesignations": "Boolean", "includeDefinition": "Boolean", "excludeNested": "Boolean",
+    "excludeNotForUI": "Boolean", "excludePostCoordinated": "Boolean", "designation": "String",
+    "displayLanguage": "Code", "system-version": "Uri", "check-system-version": "Uri",
+    "force-system-version": "Uri", "default-valueset-version": "Uri",
+}
+
+
+def _system_versions(ctx: Context, params: OperationParams, name: str) -> dict[str, str]:
+    """``system|version`` values of ``name`` by canonical system URL.
+
+    :raises InvalidRequest: for a value without ``|version``.
+    """
     pins: dict[str, str] = {}
-    for name in ("system-version", "force-system-version"):
-        for value in params.all(name):
-            system, sep, version = str(value).rpartition("|")
-            if not sep or not system or not version:
-                raise InvalidRequest(f"Parameter '{name}' must look like 'system|version', not '{value}'")
-            pins[system] = version
+    for value in params.all(name):
+        system, sep, version = str(value).rpartition("|")
+        if not sep or not system or not version:
+            raise InvalidRequest(f"Parameter '{name}' must look like 'system|version', not '{value}'")
+        pins[ctx.aliases.canonical(system)] = version
     return pins
+
+
+def _echo(params: OperationParams, display_language: str | None) -> list[tuple[str, str, Any]]:
+    echo = []
+    for name, kind in ECHOED.items():
+        values = [display_language] if name == "displayLanguage" and display_language else params.all(name)
+        for value in values:
+            if kind == "Boolean":
+                value = params.bool(name)
+            elif kind == "Integer":
+                value = params.int(name)
+            echo.append((name, kind, value))
+    return echo
 
 
 @bp.route("/$expand", methods=METHODS)
@@ -46,13 +72,16 @@ def _system_versions(params: OperationParams) -> dict[str, str]:
 def expand(resource_id: str | None = None) -> Any:
     ctx, params = operation_context()
     vs = _value_set(ctx, params, resource_id)
-    pins = {ctx.aliases.canonical(s): v for s, v in _system_versions(params).items()}
+    display_language = params.str("displayLanguage") or request.headers.get("Accept-Language")
     expansion_request = valuesets.ExpandRequest(
         filter=params.str("filter"), count=params.int("count"), offset=params.int("offset") or 0,
         active_only=params.bool("activeOnly"), include_designations=params.bool("includeDesignations"),
-        display_language=params.str("displayLanguage") or request.headers.get("Accept-Language"),
+        display_language=display_language,
         exclude_not_selectable=params.bool("excludeNotForUI") or params.bool("excludeNotSelectable"),
-        system_versions=pins)
+        default_versions=_system_versions(ctx, params, "system-version"),
+        force_versions=_system_versions(ctx, params, "force-system-version"),
+        check_versions=_system_versions(ctx, params, "check-system-version"),
+        echo=_echo(params, display_language))
     return fhir_response(render.expansion_value_set(valuesets.expand_value_set(ctx, vs, expansion_request)))
 
 

@@ -24,6 +24,8 @@ from termserver.services.search import Match, SystemIndex
 from termserver.text import fold
 
 IMPLICIT = "?fhir_vs"
+STANDARDS_STATUS = "http://hl7.org/fhir/StructureDefinition/structuredefinition-standards-status"
+EXPANSION_PARAMETER = "http://hl7.org/fhir/StructureDefinition/valueset-expansion-parameter"
 
 
 @dataclass
@@ -46,7 +48,10 @@ class ExpandRequest:
     include_designations: bool = False
     display_language: str | None = None
     exclude_not_selectable: bool = False
-    system_versions: dict[str, str] = field(default_factory=dict)  # system-version / force-system-version
+    default_versions: dict[str, str] = field(default_factory=dict)  # system-version: canonical → version
+    force_versions: dict[str, str] = field(default_factory=dict)  # force-system-version
+    check_versions: dict[str, str] = field(default_factory=dict)  # check-system-version
+    echo: list[tuple[str, str, Any]] = field(default_factory=list)  # request parameters the expansion repeats
 
 
 def resolve_value_set(ctx: Context, url: str | None, version: str | None = None,
@@ -161,6 +166,22 @@ def check_value_set_shape(resource: dict[str, Any]) -> None:
                             where, element)
 
 
+def expansion_parameter(vs: ResolvedValueSet, name: str) -> str | None:
+    """A value set's own expansion parameter (``valueset-expansion-parameter`` extension on its compose), as text."""
+    for extension in (vs.compose.get("extension") or []) + ((vs.resource or {}).get("extension") or []):
+        if not isinstance(extension, dict) or extension.get("url") != EXPANSION_PARAMETER:
+            continue
+        parts = {e.get("url"): e for e in extension.get("extension") or [] if isinstance(e, dict)}
+        if (parts.get("name") or {}).get("valueCode") == name:
+            value = next((v for k, v in (parts.get("value") or {}).items() if k.startswith("value")), None)
+            return str(value).lower() if isinstance(value, bool) else None if value is None else str(value)
+    return None
+
+
+def _version_key(version: str | None) -> tuple[Any, ...]:
+    return tuple((0, int(p), "") if p.isdigit() else (1, 0, p) for p in re.split(r"[.\-]", version or "") if p)
+
+
 def _compose_from_expansion(expansion: dict[str, Any] | None) -> dict[str, Any]:
     by_system: dict[tuple[str, str | None], list[dict[str, Any]]] = {}
     for item in (expansion or {}).get("contains", []):
@@ -184,32 +205,56 @@ class _Row:
     match: tuple[str, str, float] | None = None  # (matched term, match kind, score) from the search index
 
 
+Key = tuple[str, str, str]  # (system as the value set names it, version or "", code)
+
+
 class _Evaluator:
-    """Evaluates a compose into an ordered dict (system, code) → _Row."""
+    """Evaluates a compose into an ordered dict (system, version, code) → _Row.
+
+    Codes of two versions of one system are two members (``overload`` in the HL7 tests), unless the value set
+    merges versions (``versionsMatch`` expansion parameter true: one member per code, the newest version's). An
+    exclude removes a code whatever its version, unless ``versionsMatch`` is false.
+    """
 
     def __init__(self, ctx: Context, request: ExpandRequest) -> None:
         self.ctx = ctx
         self.request = request
-        self.used_systems: dict[str, str | None] = {}
+        self.used_systems: dict[str, None] = {}  # url|version of every code system version used
+        self.used_value_sets: dict[str, None] = {}  # url|version of every imported value set
+        self.used_supplements: dict[str, None] = {}
+        self.status_warnings: dict[tuple[str, str], None] = {}  # (warning-<status>, url|version)
         self.warnings: list[str] = []
         self._stack: list[str] = []
 
-    def evaluate(self, vs: ResolvedValueSet) -> dict[tuple[str, str], _Row]:
+    def evaluate(self, vs: ResolvedValueSet) -> dict[Key, _Row]:
         key = f"{vs.url}|{vs.version}"
         if key in self._stack:
             raise InvalidRequest(f"Value set '{vs.url}' includes itself (cycle through {' → '.join(self._stack)})")
         self._stack.append(key)
         try:
-            result: dict[tuple[str, str], _Row] = {}
+            self._note_status(vs.resource or {}, vs.status, f"{vs.url}|{vs.version}" if vs.version else vs.url)
+            versions_match = expansion_parameter(vs, "versionsMatch")
+            result: dict[Key, _Row] = {}
             includes = vs.compose.get("include") or []
             if not includes:
                 raise InvalidRequest(f"Value set '{vs.url or '(in request)'}' has no compose.include to expand")
             for index, include in enumerate(includes):
                 for k, row in self._include(include, f"ValueSet.compose.include[{index}]").items():
                     result.setdefault(k, row)
+            if versions_match == "true":
+                newest: dict[tuple[str, str], _Row] = {}
+                for row in result.values():
+                    current = newest.get((row.system, row.code))
+                    if current is None or _version_key(row.version) > _version_key(current.version):
+                        newest[(row.system, row.code)] = row
+                result = {k: r for k, r in result.items() if newest[(r.system, r.code)] is r}
             for index, exclude in enumerate(vs.compose.get("exclude") or []):
-                for k in self._include(exclude, f"ValueSet.compose.exclude[{index}]"):
-                    result.pop(k, None)
+                excluded = self._include(exclude, f"ValueSet.compose.exclude[{index}]")
+                if versions_match == "false":
+                    result = {k: r for k, r in result.items() if k not in excluded}
+                else:
+                    codes = {(system, code) for system, _, code in excluded}
+                    result = {k: r for k, r in result.items() if (k[0], k[2]) not in codes}
             inactive_ok = vs.compose.get("inactive", True)
             if inactive_ok is False:
                 result = {k: r for k, r in result.items() if r.active}
@@ -217,11 +262,30 @@ class _Evaluator:
         finally:
             self._stack.pop()
 
-    def _include(self, include: dict[str, Any], path: str) -> dict[tuple[str, str], _Row]:
-        sets: list[dict[tuple[str, str], _Row]] = []
+    def _note_status(self, resource: dict[str, Any], status: str | None, canonical: str | None) -> None:
+        """Expansions warn about content that is draft, experimental, deprecated or withdrawn."""
+        if not canonical:
+            return
+        if resource.get("experimental") is True:
+            self.status_warnings[("warning-experimental", canonical)] = None
+        if status == "draft":
+            self.status_warnings[("warning-draft", canonical)] = None
+        standards = [e.get("valueCode") for e in resource.get("extension") or []
+                     if isinstance(e, dict) and e.get("url") == STANDARDS_STATUS]
+        for value in standards:
+            if value in ("deprecated", "withdrawn"):
+                self.status_warnings[(f"warning-{value}", canonical)] = None
+        if status == "retired":
+            self.status_warnings[("warning-retired", canonical)] = None
+
+    def _include(self, include: dict[str, Any], path: str) -> dict[Key, _Row]:
+        sets: list[dict[Key, _Row]] = []
         for ref in include.get("valueSet") or []:
             url, _, version = ref.partition("|")
-            sets.append(self.evaluate(resolve_value_set(self.ctx, url, version or None)))
+            imported = resolve_value_set(self.ctx, url, version or None)
+            self.used_value_sets[f"{imported.url}|{imported.version}" if imported.version else
+                                 imported.url or url] = None
+            sets.append(self.evaluate(imported))
         system = include.get("system")
         if system:
             sets.append(self._system_part(include, path))
@@ -229,14 +293,27 @@ class _Evaluator:
             raise InvalidRequest(f"{path} has neither system nor valueSet")
         result = sets[0]
         for other in sets[1:]:
-            result = {k: v for k, v in result.items() if k in other}
+            codes = {(s, c) for s, _, c in other}
+            result = {k: v for k, v in result.items() if (k[0], k[2]) in codes}
         return result
 
-    def _system_part(self, include: dict[str, Any], path: str) -> dict[tuple[str, str], _Row]:
+    def system_version(self, system: str, version: str | None) -> str | None:
+        """The version to use of ``system`` when a value set asks for ``version``: ``force-system-version`` beats
+        the value set's, which beats ``system-version`` (a default)."""
+        canonical = self.ctx.aliases.canonical(system)
+        forced = self.request.force_versions.get(canonical)
+        if forced:
+            return forced
+        return version or self.request.default_versions.get(canonical)
+
+    def _system_part(self, include: dict[str, Any], path: str) -> dict[Key, _Row]:
         system = include["system"]
-        version = include.get("version") or self.request.system_versions.get(self.ctx.aliases.canonical(system))
-        row = catalog.resolve_system(self.ctx, system, version)
-        self.used_systems[row.url] = row.version
+        row = catalog.resolve_system(self.ctx, system, self.system_version(system, include.get("version")))
+        self.used_systems[f"{row.url}|{row.version}" if row.version else row.url] = None
+        self._note_status(row.extra or {}, row.status, f"{row.url}|{row.version}" if row.version else row.url)
+        for supplement in catalog.supplements_of(self.ctx, row):
+            self.used_supplements[f"{supplement.url}|{supplement.version}" if supplement.version
+                                  else supplement.url] = None
         concepts = include.get("concept")
         filters = include.get("filter") or []
         codes: set[str] | None = None
@@ -248,18 +325,19 @@ class _Evaluator:
         rows = self._load(row, system, codes)
         if concepts:
             listed = {c["code"]: c for c in concepts}
-            for key, item in list(rows.items()):
+            for item in rows.values():
                 display = listed.get(item.code, {}).get("display")
                 if display:
                     item.display = display
-            missing = [c for c in listed if (system, c) not in rows]
-            for code in missing:
-                self.warnings.append(f"Code '{code}' in {path} is not in {catalog.system_label(row)}")
+            have = {code for _, _, code in rows}
+            for code in listed:
+                if code not in have:
+                    self.warnings.append(f"Code '{code}' in {path} is not in {catalog.system_label(row)}")
             order = {c: i for i, c in enumerate(listed)}
             rows = dict(sorted(rows.items(), key=lambda kv: order.get(kv[1].code, 0)))
         return rows
 
-    def _load(self, row: CodeSystemVersion, system: str, codes: set[str] | None) -> dict[tuple[str, str], _Row]:
+    def _load(self, row: CodeSystemVersion, system: str, codes: set[str] | None) -> dict[Key, _Row]:
         query = select(Concept.id, Concept.code, Concept.display, Concept.active, Concept.not_selectable,
                        Concept.sort_order, Concept.search_text).where(Concept.code_system_id == row.id)
         records: list[Any] = []
@@ -275,13 +353,13 @@ class _Evaluator:
                                                      [r.code for r in records])
         own = catalog.own_designations(self.ctx, row, [r.id for r in records]) if self._needs_designations(row) else {}
         language = catalog.parse_language(self.request.display_language)
-        out: dict[tuple[str, str], _Row] = {}
+        out: dict[Key, _Row] = {}
         for r in records:
             designations = own.get(r.id, []) + supplement.get(r.code, [])
             display = catalog.preferred_display(row, r.display, designations, language)
             texts = [fold(display)] + [t for t in r.search_text.split(" | ") if t] + \
                 [fold(d.value) for d in supplement.get(r.code, [])]
-            out[(system, r.code)] = _Row(system, row.version, r.code, display, r.active, r.not_selectable,
+            out[(system, row.version or "", r.code)] = _Row(system, row.version, r.code, display, r.active, r.not_selectable,
                                          (0, r.sort_order), texts, designations)
         return out
 
@@ -380,13 +458,12 @@ def expand_value_set(ctx: Context, vs: ResolvedValueSet, request: ExpandRequest)
 
     :raises TooCostly: when the result is larger than the configured limit and no count was given.
     """
-    used_systems: dict[str, str | None] = {}
-    warnings: list[str] = []
+    used_systems: dict[str, None] = {}
+    evaluator = _Evaluator(ctx, request)
     rows: list[Any] | None = _rows_from_index(ctx, vs, request, used_systems) if request.filter else None
     if rows is None:
-        evaluator = _Evaluator(ctx, request)
         rows = list(evaluator.evaluate(vs).values())
-        used_systems, warnings = evaluator.used_systems, evaluator.warnings
+        used_systems = evaluator.used_systems
         if request.filter:
             rows = _rank_rows(ctx, rows, request.filter)
     if request.active_only:
@@ -408,21 +485,20 @@ def expand_value_set(ctx: Context, vs: ResolvedValueSet, request: ExpandRequest)
                         f"than this server returns in one page ({limit}); use a count of at most {limit}")
     page = rows[request.offset:request.offset + count] if count is not None else rows[request.offset:]
     page = [r.row() if isinstance(r, _IndexedMatch) else r for r in page]
-    contains = [ExpansionEntry(r.system, r.code, r.display, r.version, inactive=not r.active, abstract=r.abstract,
+    versions_by_system: dict[str, set[str | None]] = {}
+    for row in rows:
+        versions_by_system.setdefault(row.system, set()).add(row.version)
+    contains = [ExpansionEntry(r.system, r.code, r.display,
+                               r.version if len(versions_by_system.get(r.system, ())) > 1 else None,
+                               inactive=not r.active, abstract=r.abstract,
                                designations=r.designations if request.include_designations else [], match=r.match)
                 for r in page]
-    parameters: list[tuple[str, str, Any]] = []
-    for name, kind, value in (("filter", "String", request.filter), ("count", "Integer", request.count),
-                              ("offset", "Integer", request.offset if request.offset else None),
-                              ("activeOnly", "Boolean", request.active_only or None),
-                              ("includeDesignations", "Boolean", request.include_designations or None),
-                              ("displayLanguage", "Code", request.display_language)):
-        if value is not None:
-            parameters.append((name, kind, value))
-    for system, version in used_systems.items():
-        parameters.append(("used-codesystem", "Uri", f"{system}|{version}" if version else system))
-    for warning in warnings:
-        parameters.append(("warning", "String", warning))
+    parameters: list[tuple[str, str, Any]] = list(request.echo)
+    parameters += [("used-codesystem", "Uri", used) for used in used_systems]
+    parameters += [("used-valueset", "Uri", used) for used in evaluator.used_value_sets]
+    parameters += [("used-supplement", "Uri", used) for used in evaluator.used_supplements]
+    parameters += [(name, "Uri", used) for name, used in evaluator.status_warnings]
+    parameters += [("warning", "String", warning) for warning in evaluator.warnings]
     return Expansion(vs.url, vs.version, vs.name, vs.title, vs.status, total, request.offset, contains,
                      parameters, vs.resource)
 
@@ -443,6 +519,10 @@ class _IndexedMatch:
     def abstract(self) -> bool:
         return self.index.concepts[self.match[1]].abstract
 
+    @property
+    def version(self) -> str | None:
+        return self.index.version
+
     def row(self) -> _Row:
         hit = self.index.hit(self.match)
         return _Row(self.system, hit.version, hit.code, hit.display, hit.active, hit.abstract, (0, 0),
@@ -450,7 +530,7 @@ class _IndexedMatch:
 
 
 def _rows_from_index(ctx: Context, vs: ResolvedValueSet, request: ExpandRequest,
-                     used_systems: dict[str, str | None]) -> list[_IndexedMatch] | None:
+                     used_systems: dict[str, None]) -> list[_IndexedMatch] | None:
     """The ranked rows of a filtered expansion of whole systems, straight from the search index; None when the
     value set or the request needs the store (concept lists, filters, imports, other versions or languages)."""
     index = ctx.search
@@ -463,7 +543,8 @@ def _rows_from_index(ctx: Context, vs: ResolvedValueSet, request: ExpandRequest,
     for include in includes:
         system = include["system"]
         canonical = ctx.aliases.canonical(system)
-        version = include.get("version") or request.system_versions.get(canonical)
+        version = request.force_versions.get(canonical) or include.get("version") or \
+            request.default_versions.get(canonical)
         system_index = index.get(canonical)
         if system_index is None:
             return None
@@ -471,7 +552,7 @@ def _rows_from_index(ctx: Context, vs: ResolvedValueSet, request: ExpandRequest,
             row = catalog.resolve_system(ctx, system, version)
             if row.version != system_index.version:
                 return None
-        used_systems[canonical] = system_index.version
+        used_systems[f"{canonical}|{system_index.version}" if system_index.version else canonical] = None
         if canonical in seen:  # the same system included twice: its codes once
             continue
         seen.add(canonical)
@@ -527,11 +608,11 @@ def validate_in_value_set(ctx: Context, vs: ResolvedValueSet, codings: list[tupl
         raise InvalidRequest("No code to validate: give code and system, coding or codeableConcept")
     label = f"{vs.url or '(in request)'}{'|' + vs.version if vs.version else ''}"
     evaluator = _Evaluator(ctx, ExpandRequest(display_language=display_language))
-    members: dict[tuple[str, str], _Row] | None = None
+    members: dict[Key, _Row] | None = None
     if infer_system and len(codings) == 1 and not codings[0][0].system and codings[0][0].code:
         coding, path = codings[0]
         members = evaluator.evaluate(vs)
-        systems = {system for (system, code) in members if code == coding.code}
+        systems = {system for (system, _, code) in members if code == coding.code}
         if len(systems) != 1:
             return _cannot_infer(coding.code, label, path)
         coding.system = systems.pop()
@@ -557,7 +638,7 @@ def validate_in_value_set(ctx: Context, vs: ResolvedValueSet, codings: list[tupl
             if found is None:  # a compose with concept lists, filters, imports or excludes: evaluate it
                 if members is None:
                     members = evaluator.evaluate(vs)
-                member = next((r for (s, c), r in members.items()
+                member = next((r for (s, _, c), r in members.items()
                                if ctx.aliases.canonical(s) == canonical and c == result.code), None)
                 found = (member is not None, bool(member and member.abstract))
             is_member, abstract = found
