@@ -128,5 +128,39 @@ def info(database_url: str | None) -> None:
             click.echo(f"  {cmap.url} | {cmap.version or '-'}: {cmap.mapping_count} map entries")
 
 
+@main.command("tx-tests", help="Run the HL7 terminology-ecosystem conformance tests (test-cases.json) against a "
+                                "server, as the Java validator's txTests does. Prints a table per suite and ends "
+                                "with 'N passed, M failed'; exits 0 whatever the failures.")
+@click.option("--base", "base_url", required=True, help="FHIR base URL of the server, e.g. http://localhost:8080/fhir.")
+@click.option("--tests", "tests_dir", type=click.Path(path_type=Path, file_okay=False),
+              help="Folder holding test-cases.json. Default: ../shared/tx-tests/tests beside the repository.")
+@click.option("--suite", "suites", multiple=True, help="Run only this suite (repeatable).")
+@click.option("--mode", "modes", multiple=True, default=("general",), show_default=True,
+              help="Test mode to run (repeatable): general, flat, snomed, omop, tx.fhir.org, ...")
+@click.option("--output", type=click.Path(path_type=Path, file_okay=False),
+              help="Write <suite>/<test>.json (the actual answer) and .diff.txt for each failing test here.")
+@click.option("--filter", "name_filter", help="Run only the tests whose name contains this text.")
+@click.option("--externals", type=click.Path(path_type=Path, dir_okay=False, exists=True),
+              help="Messages file for $external:N$ strings (e.g. messages-tx.fhir.org.json); default: none.")
+@click.option("--verbose", "-v", is_flag=True, help="Print each failing test and its reason.")
+def tx_tests(base_url: str, tests_dir: Path | None, suites: tuple[str, ...], modes: tuple[str, ...],
+             output: Path | None, name_filter: str | None, externals: Path | None, verbose: bool) -> None:
+    from termserver.conformance.runner import DEFAULT_TESTS_DIR, RunnerError, TxTestResult, run_tests
+
+    def progress(result: TxTestResult) -> None:
+        if verbose and result.failed:
+            click.echo(f"FAIL {result.suite}/{result.name}: {result.reason}", err=True)
+
+    try:
+        report = run_tests(base_url, tests_dir or DEFAULT_TESTS_DIR, suites=suites or None, modes=modes,
+                           output=output, filter=name_filter, externals=externals, progress=progress)
+    except RunnerError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"{report.software} (FHIR {report.fhir_version}) at {report.server}, modes {'+'.join(report.modes)}")
+    click.echo(report.table())
+    click.echo(f"{report.skipped} skipped")
+    click.echo(report.summary())
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()
