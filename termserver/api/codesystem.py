@@ -3,14 +3,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, request
+from flask import Blueprint, has_request_context, request
 
 from termserver.api import full_resource, operation_context
 from termserver.app import context, fhir_response
 from termserver.errors import InvalidRequest
 from termserver.fhir import render
 from termserver.fhir.params import OperationParams
-from termserver.services import codesystems, resources
+from termserver.services import codesystems, resources, validation
 from termserver.services.catalog import Context
 from termserver.services.results import Coding
 
@@ -60,27 +60,67 @@ def validate_code(resource_id: str | None = None) -> Any:
 
 def validate_code_parameters(ctx: Context, params: OperationParams, resource_id: str | None = None) -> Any:
     """The ``Parameters`` answer of ``CodeSystem/$validate-code`` (shared with ``$batch-validate-code``)."""
-    instance_url = _instance_url(ctx, resource_id) or params.str("url")
-    language = params.str("displayLanguage")
+    instance_url = _instance_url(ctx, resource_id)
+    coded = coded_value(params, code_system=True, default_system=instance_url)
+    result = validation.validate_in_code_system(ctx, coded, validation_options(ctx, params),
+                                                url=instance_url or params.str("url"),
+                                                version=params.str("version") if not params.has("coding") else None)
+    return render.validation_parameters(result)
+
+
+def coded_value(params: OperationParams, *, code_system: bool, default_system: str | None = None
+                ) -> validation.Coded:
+    """The code to validate: ``codeableConcept``, else ``coding``, else ``code`` (with ``system``/``url``).
+
+    :raises InvalidRequest: when none is given.
+    """
     concept = params.codeable_concept("codeableConcept")
     if concept is not None:
-        codings = concept.get("coding") or []
-        if not codings:
-            raise InvalidRequest("$validate-code: codeableConcept has no coding")
-        result = codesystems.validate_codings(ctx, [_coding(c, instance_url) for c in codings], concept,
-                                              display_language=language)
-        return render.validation_parameters(result)
+        for item in concept.get("coding") or []:
+            _coding(item, None)  # checks the element types
+        return validation.coded_concept(concept)
     if params.has("coding"):
-        coding = _system_and_code(params, instance_url, "$validate-code")
-        path = "Coding"
+        coding = params.coding("coding")
+        assert coding is not None
+        value = {k: v for k, v in (("system", coding.system or default_system), ("version", coding.version),
+                                   ("code", coding.code), ("display", coding.display)) if v}
+        return validation.coded_coding(value)
+    code = params.str("code")
+    if not code:
+        raise InvalidRequest("$validate-code: parameter 'code' (with 'system'), 'coding' or 'codeableConcept' is "
+                             "required")
+    if code_system:
+        system = params.str("url") or params.str("system") or default_system
+        version = params.str("version")
     else:
-        coding = Coding(params.str("system") or instance_url, params.str("code"), params.str("display"),
-                        params.str("version"))
-        if not coding.code:
-            raise InvalidRequest("$validate-code: parameter 'code', 'coding' or 'codeableConcept' is required")
-        path = ""
-    result = codesystems.validate_coding(ctx, coding, display_language=language, path=path)
-    return render.validation_parameters(result)
+        system, version = params.str("system"), params.str("systemVersion")
+    return validation.coded_from(code, system, version, params.str("display"))
+
+
+def validation_options(ctx: Context, params: OperationParams) -> validation.ValidationOptions:
+    """The parameters that change how ``$validate-code`` answers (and the Accept-Language header).
+
+    :raises InvalidRequest: for a version rule that is not ``system|version``.
+    """
+    rules = []
+    for name, mode in (("system-version", "default"), ("force-system-version", "override"),
+                       ("check-system-version", "check")):
+        for value in params.all(name):
+            system, sep, version = str(value).rpartition("|")
+            if not sep or not system or not version:
+                raise InvalidRequest(f"Parameter '{name}' must look like 'system|version', not '{value}'")
+            rules.append(validation.VersionRule(ctx.aliases.canonical(system), version, mode))
+    abstract = params.one("abstract")
+    return validation.ValidationOptions(
+        display_language=params.str("displayLanguage"),
+        http_language=request.headers.get("Accept-Language") if has_request_context() else None,
+        display_warning=params.bool("lenient-display-validation"),
+        membership_only=params.bool("valueset-membership-only"),
+        abstract_ok=str(abstract).lower() != "false" if abstract is not None else True,
+        active_only=params.bool("activeOnly"),
+        infer_system=params.bool("inferSystem"),
+        version_rules=rules,
+        supplements=[str(v) for v in params.all("useSupplement")])
 
 
 def _coding(value: Any, default_system: str | None) -> Coding:

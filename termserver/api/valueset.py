@@ -6,14 +6,13 @@ from typing import Any
 from flask import Blueprint, request
 
 from termserver.api import bundle, operation_context
-from termserver.api.codesystem import _coding
+from termserver.api.codesystem import coded_value, validation_options
 from termserver.app import context, fhir_response
 from termserver.errors import InvalidRequest
 from termserver.fhir import render
 from termserver.fhir.params import OperationParams
-from termserver.services import resources, valuesets
+from termserver.services import resources, validation, valuesets
 from termserver.services.catalog import Context
-from termserver.services.results import Coding
 
 bp = Blueprint("valueset", __name__, url_prefix="/fhir/ValueSet")
 METHODS = ["GET", "POST"]
@@ -76,8 +75,9 @@ def expand(resource_id: str | None = None) -> Any:
     expansion_request = valuesets.ExpandRequest(
         filter=params.str("filter"), count=params.int("count"), offset=params.int("offset") or 0,
         active_only=params.bool("activeOnly"), include_designations=params.bool("includeDesignations"),
-        display_language=display_language,
+        include_definition=params.bool("includeDefinition"), display_language=display_language,
         exclude_not_selectable=params.bool("excludeNotForUI") or params.bool("excludeNotSelectable"),
+        exclude_nested=params.bool("excludeNested"), versions_match=params.bool("versionsMatch"),
         default_versions=_system_versions(ctx, params, "system-version"),
         force_versions=_system_versions(ctx, params, "force-system-version"),
         check_versions=_system_versions(ctx, params, "check-system-version"),
@@ -93,35 +93,31 @@ def validate_code(resource_id: str | None = None) -> Any:
 
 def validate_code_parameters(ctx: Context, params: OperationParams, resource_id: str | None = None) -> Any:
     """The ``Parameters`` answer of ``ValueSet/$validate-code`` (shared with ``$batch-validate-code``)."""
-    vs = _value_set(ctx, params, resource_id)
-    concept = params.codeable_concept("codeableConcept")
-    codings: list[tuple[Coding, str]]
-    infer = False
-    if concept is not None:
-        codings = [(_coding(c, None), f"CodeableConcept.coding[{i}]")
-                   for i, c in enumerate(concept.get("coding") or [])]
-        if not codings:
-            raise InvalidRequest("$validate-code: codeableConcept has no coding")
-    elif params.has("coding"):
-        coding = params.coding("coding")
-        assert coding is not None
-        coding.version = coding.version or params.str("systemVersion")
-        codings = [(coding, "Coding")]
-    else:
-        code = params.str("code")
-        if not code:
-            raise InvalidRequest("$validate-code: parameter 'code' (with 'system'), 'coding' or 'codeableConcept' "
-                                 "is required")
-        system = params.str("system")
-        infer = not system
-        if infer and not (params.bool("inferSystem") or valuesets.is_implicit(vs)):
-            raise InvalidRequest("$validate-code: parameter 'system' is required with 'code' on a value set "
-                                 "(or inferSystem=true)")
-        codings = [(Coding(system, code, params.str("display"), params.str("systemVersion") or
-                           params.str("version")), "")]
-    result = valuesets.validate_in_value_set(ctx, vs, codings, params.str("displayLanguage"),
-                                             codeable_concept=concept, infer_system=infer)
-    return render.validation_parameters(result)
+    options = validation_options(ctx, params)
+    coded = coded_value(params, code_system=False)
+    vs = valuesets.value_set_to_validate(ctx, params.str("url"), _valueset_version(ctx, params),
+                                         params.resource("valueSet"), resource_id)
+    if coded.mode == "code" and not (coded.concept["coding"][0].get("system") or options.infer_system
+                                     or valuesets.is_implicit_url(vs.get("url"))):
+        raise InvalidRequest("$validate-code: parameter 'system' is required with 'code' on a value set "
+                             "(or inferSystem=true)")
+    options.infer_system = options.infer_system and coded.mode == "code"
+    if coded.mode == "code" and valuesets.is_implicit_url(vs.get("url")):
+        options.infer_system = True
+    return render.validation_parameters(validation.validate_in_value_set(ctx, vs, coded, options))
+
+
+def _valueset_version(ctx: Context, params: OperationParams) -> str | None:
+    """``valueSetVersion``, else the ``default-valueset-version`` for the value set asked for."""
+    version = params.str("valueSetVersion")
+    url = params.str("url")
+    if version or not url:
+        return version
+    for value in params.all("default-valueset-version"):
+        system, sep, pinned = str(value).rpartition("|")
+        if sep and system == url.partition("|")[0]:
+            return pinned
+    return None
 
 
 @bp.route("/$batch-validate-code", methods=METHODS)

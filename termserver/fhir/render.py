@@ -106,13 +106,17 @@ def validation_parameters(result: ValidationResult) -> dict[str, Any]:
         items.append({"name": "issues", "resource": operation_outcome(result.issues)})
     if result.message:
         items.append(_param("message", "String", result.message))
+    if result.normalized_code:
+        items.append(_param("normalized-code", "Code", result.normalized_code))
     items.append(_param("result", "Boolean", result.result))
-    if result.status and result.inactive:
+    if result.status:
         items.append(_param("status", "Code", result.status))
     if result.system:
         items.append(_param("system", "Uri", result.system))
     if result.version:
         items.append(_param("version", "String", result.version))
+    items += [_param("x-caused-by-unknown-system", "Canonical", s) for s in result.caused_by_unknown_systems]
+    items += [_param("x-unknown-system", "Canonical", s) for s in result.unknown_systems]
     return parameters(items)
 
 

@@ -53,6 +53,9 @@ class ValidationResult:
     status: str | None = None
     issues: list[Issue] = field(default_factory=list)
     codeable_concept: dict[str, Any] | None = None
+    normalized_code: str | None = None
+    unknown_systems: list[str] = field(default_factory=list)  # x-unknown-system: why the answer is false
+    caused_by_unknown_systems: list[str] = field(default_factory=list)  # x-caused-by-unknown-system
 
 
 @dataclass
@@ -86,6 +89,8 @@ class ExpansionEntry:
     designations: list[DesignationView] = field(default_factory=list)
     properties: list[PropertyView] = field(default_factory=list)
     match: tuple[str, str, float] | None = None  # (matched term, match kind, score) of a filtered expansion
+    status: str | None = None  # the concept's status, shown as a property when it is not plain "active"
+    contains: list["ExpansionEntry"] = field(default_factory=list)  # children, in a nested expansion
 
 
 @dataclass
@@ -100,3 +105,4 @@ class Expansion:
     contains: list[ExpansionEntry]
     parameters: list[tuple[str, str, Any]] = field(default_factory=list)  # (name, value type, value)
     resource: dict[str, Any] | None = None  # the value set definition, echoed back without its expansion
+    include_definition: bool = False  # includeDefinition: echo the compose and descriptive elements too

@@ -18,7 +18,6 @@ from termserver.errors import InvalidRequest, NotFound, TooCostly, UnsupportedRe
 from termserver.models import CodeSystemVersion, Concept, ConceptProperty, ValueSetVersion
 from termserver.services import catalog
 from termserver.services.catalog import Context, DesignationView
-from termserver.services.codesystems import validate_coding
 from termserver.services.results import Coding, Expansion, ExpansionEntry, Issue, ValidationResult
 from termserver.services.search import Match, SystemIndex
 from termserver.text import fold
@@ -596,78 +595,40 @@ def is_implicit(vs: ResolvedValueSet) -> bool:
     return bool(vs.url and IMPLICIT in vs.url)
 
 
-def validate_in_value_set(ctx: Context, vs: ResolvedValueSet, codings: list[tuple[Coding, str]],
-                          display_language: str | None = None, *, codeable_concept: dict[str, Any] | None = None,
-                          infer_system: bool = False) -> ValidationResult:
-    """``ValueSet/$validate-code`` for one coding or a CodeableConcept (``codings`` with FHIRPath prefixes).
+def is_implicit_url(url: str | None) -> bool:
+    """True for the URL of an implicit all-codes value set (``<system>?fhir_vs``)."""
+    return bool(url and IMPLICIT in url)
 
-    Valid when some coding is a valid code of its system and a member of the value set. With ``infer_system``
-    (the ``inferSystem`` parameter), a code sent without a system takes the system of the one member with that code.
+
+def value_set_to_validate(ctx: Context, url: str | None, version: str | None, resource: dict[str, Any] | None,
+                          resource_id: str | None = None) -> dict[str, Any]:
+    """The value set ``$validate-code`` checks against, as ValueSet JSON (its compose evaluated by the checker).
+
+    :raises NotFound: the value set is not known (worded as tx.fhir.org words it).
+    :raises InvalidRequest: both ``url`` and ``valueSet``, or neither.
     """
-    if not codings:
-        raise InvalidRequest("No code to validate: give code and system, coding or codeableConcept")
-    label = f"{vs.url or '(in request)'}{'|' + vs.version if vs.version else ''}"
-    evaluator = _Evaluator(ctx, ExpandRequest(display_language=display_language))
-    members: dict[Key, _Row] | None = None
-    if infer_system and len(codings) == 1 and not codings[0][0].system and codings[0][0].code:
-        coding, path = codings[0]
-        members = evaluator.evaluate(vs)
-        systems = {system for (system, _, code) in members if code == coding.code}
-        if len(systems) != 1:
-            return _cannot_infer(coding.code, label, path)
-        coding.system = systems.pop()
-    results: list[ValidationResult] = []
-    all_issues: list[Issue] = []
-    first_valid: ValidationResult | None = None
-    for coding, path in codings:
-        result = validate_coding(ctx, coding, display_language=display_language, path=path)
-        not_in_vs = Issue("error", "code-invalid", f"The provided code '{coding.system or ''}#{coding.code}' was not "
-                          f"found in the value set '{label}'", "not-in-vs", [f"{path}.code" if path else "code"],
-                          "None_of_the_provided_codes_are_in_the_value_set_one")
-        unknown = not coding.system or any(i.tx_code in ("invalid-code", "not-found") and i.severity == "error"
-                                           for i in result.issues)
-        if coding.code and unknown:
-            # a code its system does not have (or a system not loaded) is not in the value set either; the HL7
-            # conformance tests expect both issues, the value-set one first
-            result.issues.insert(0, not_in_vs)
-            result.message = f"{not_in_vs.text}; {result.message}" if result.message else not_in_vs.text
-        elif coding.system and coding.code and (result.result or any(i.tx_code == "invalid-display"
-                                                                     for i in result.issues)):
-            canonical = ctx.aliases.canonical(coding.system)
-            found = _whole_system_member(ctx, vs, canonical, result.code or "")
-            if found is None:  # a compose with concept lists, filters, imports or excludes: evaluate it
-                if members is None:
-                    members = evaluator.evaluate(vs)
-                member = next((r for (s, _, c), r in members.items()
-                               if ctx.aliases.canonical(s) == canonical and c == result.code), None)
-                found = (member is not None, bool(member and member.abstract))
-            is_member, abstract = found
-            if not is_member:
-                result.issues.insert(0, not_in_vs)
-                result.result = False
-                result.message = f"{not_in_vs.text}; {result.message}" if result.message else not_in_vs.text
-            elif abstract:
-                text = (f"Code '{coding.code}' in {coding.system} is abstract (a grouping/chapter code) and cannot "
-                        f"be used for coding in value set '{label}'")
-                result.issues.insert(0, Issue("error", "business-rule", text, "code-rule",
-                                              [f"{path}.code" if path else "code"], "ABSTRACT_CODE_NOT_ALLOWED"))
-                result.result = False
-                result.message = text
-        results.append(result)
-        all_issues += result.issues
-        if result.result and first_valid is None:
-            first_valid = result
-    chosen = first_valid or results[0]
-    combined = ValidationResult(first_valid is not None, chosen.system, chosen.code, chosen.version,
-                                chosen.display, inactive=chosen.inactive, status=chosen.status,
-                                codeable_concept=codeable_concept)
-    combined.issues = chosen.issues if first_valid is not None and len(codings) == 1 else all_issues
-    if first_valid is not None:
-        combined.issues = [i for i in combined.issues if i.severity != "error"] if len(codings) > 1 \
-            else combined.issues
-    messages = [i.text for i in combined.issues if i.severity in ("error", "warning")]
-    combined.message = "; ".join(dict.fromkeys(messages)) or None
-    return combined
+    from termserver.services import resources
+    from termserver.services.messages import text
+
+    if resource_id:
+        row = resources.find_by_id(ctx, "ValueSet", resource_id)
+        url, version = row.url, row.version
+    elif url and resource:
+        raise InvalidRequest("Give either 'url' or 'valueSet', not both")
+    try:
+        vs = resolve_value_set(ctx, url, version, resource if not resource_id else None)
+    except NotFound:
+        canonical = f"{url}|{version}" if url and version and "|" not in url else url
+        raise NotFound(text("Unable_to_resolve_value_Set_", canonical), tx_code="not-found") from None
+    if resource is not None and not resource_id:
+        return resource
+    out = dict(vs.resource or {})
+    out["resourceType"] = "ValueSet"
+    for key, value in (("url", vs.url), ("version", vs.version), ("status", vs.status)):
+        if value and key not in out:
+            out[key] = value
+    out["compose"] = vs.compose
+    return out
 
 
 def whole_system_includes(vs: ResolvedValueSet) -> list[dict[str, Any]] | None:
@@ -678,35 +639,6 @@ def whole_system_includes(vs: ResolvedValueSet) -> list[dict[str, Any]] | None:
             or any(set(i) - {"system", "version"} or not i.get("system") for i in includes):
         return None
     return includes
-
-
-def _whole_system_member(ctx: Context, vs: ResolvedValueSet, canonical: str, code: str) -> tuple[bool, bool] | None:
-    """(is a member, is abstract) of ``code`` for a value set that includes whole code systems only (the implicit
-    ``<system>?fhir_vs`` among them) — no expansion needed; None when the compose is anything more."""
-    includes = whole_system_includes(vs)
-    if includes is None or vs.compose.get("inactive") is False:
-        return None
-    include = next((i for i in includes if ctx.aliases.canonical(i["system"]) == canonical), None)
-    if include is None:
-        return (False, False)
-    version = include.get("version")
-    snapshot = ctx.search.snapshots.get(canonical) if ctx.search is not None else None
-    if snapshot is not None and (not version or version == snapshot.version):
-        known = snapshot.find(code)
-        return (known is not None, bool(known and known.not_selectable))
-    concept = catalog.find_concept(ctx, catalog.resolve_system(ctx, include["system"], version), code)
-    return (concept is not None, bool(concept and concept.not_selectable))
-
-
-def _cannot_infer(code: str, label: str, path: str) -> ValidationResult:
-    where = [f"{path}.code" if path else "code"]
-    not_in_vs = f"The provided code '{code}' was not found in the value set '{label}'"
-    unable = (f"Unable to infer the code system of code '{code}' from value set '{label}': no single member has "
-              f"that code; send 'system'")
-    return ValidationResult(False, code=code, message=f"{not_in_vs}; {unable}", issues=[
-        Issue("error", "code-invalid", not_in_vs, "not-in-vs", where,
-              "None_of_the_provided_codes_are_in_the_value_set_one"),
-        Issue("error", "not-found", unable, "cannot-infer", where, "UNABLE_TO_INFER_CODESYSTEM")])
 
 
 def now_iso() -> str:
