@@ -120,7 +120,7 @@ def validation_options(ctx: Context, params: OperationParams) -> validation.Vali
         active_only=params.bool("activeOnly"),
         infer_system=params.bool("inferSystem"),
         version_rules=rules,
-        supplements=[str(v) for v in params.all("useSupplement")])
+        supplements=[str(v) for v in params.all("useSupplement")], explicit=params.names())
 
 
 def _coding(value: Any, default_system: str | None) -> Coding:

@@ -103,7 +103,10 @@ def validation_parameters(result: ValidationResult) -> dict[str, Any]:
     if result.inactive:
         items.append(_param("inactive", "Boolean", True))
     if result.issues:
-        items.append({"name": "issues", "resource": operation_outcome(result.issues)})
+        outcome = operation_outcome(result.issues)
+        for issue in outcome["issue"]:
+            issue.pop("location", None)  # tx.fhir.org gives the FHIRPath as expression only (location is deprecated)
+        items.append({"name": "issues", "resource": outcome})
     if result.message:
         items.append(_param("message", "String", result.message))
     if result.normalized_code:

@@ -36,7 +36,8 @@ VALUESET_SUPPLEMENT = "http://hl7.org/fhir/StructureDefinition/valueset-suppleme
 HL7_TERM_MAINT = "http://terminology.hl7.org/CodeSystem/hl7TermMaintInfra"
 SNOMED = "http://snomed.info/sct"
 DISPLAY_USE = (HL7_TERM_MAINT, "preferredForLanguage", "Preferred For Language")
-NULL_SYSTEM = "%%null%%"
+EXPANSION_PARAMETER = ("http://hl7.org/fhir/StructureDefinition/valueset-expansion-parameter",
+                       "http://hl7.org/fhir/tools/StructureDefinition/valueset-expansion-parameter")
 
 # which parts of a language tag two tags must share, by match type (designations.js LangMatchType)
 FULL, LANG_REGION, LANG = 3, 2, 1
@@ -66,6 +67,28 @@ class ValidationOptions:
     infer_system: bool = False  # inferSystem
     version_rules: list[VersionRule] = field(default_factory=list)
     supplements: list[str] = field(default_factory=list)  # useSupplement
+    explicit: set[str] = field(default_factory=set)  # names of the parameters the request itself gave
+
+    def see_parameter(self, name: str, value: Any) -> None:
+        """A value set's own expansion parameter: used unless the request gave that parameter."""
+        if name in self.explicit or value is None:
+            return
+        flag = str(value).lower() == "true"
+        if name == "displayLanguage" and not self.display_language:
+            self.display_language = str(value)
+        elif name == "lenient-display-validation":
+            self.display_warning = flag
+        elif name == "valueset-membership-only":
+            self.membership_only = flag
+        elif name == "activeOnly":
+            self.active_only = flag
+        elif name == "inferSystem":
+            self.infer_system = flag
+        elif name == "abstract" and str(value).lower() in ("true", "false"):
+            self.abstract_ok = flag
+        else:
+            return
+        self.explicit.add(name)
 
     def working_languages(self) -> Languages | None:
         value = self.display_language or self.http_language
@@ -344,17 +367,15 @@ def _version_parts(version: str) -> list[str]:
 
 
 def version_matches(pattern: str, version: str | None) -> bool:
-    """A requested version against a loaded one: equal, a wildcard (``1.x``), or a shorter semver (``1.0``)."""
-    if version is None:
-        return False
-    if pattern == version or catalog.version_matches(pattern, version):
-        return True
-    return version.startswith(pattern + ".")
+    """A requested version against a loaded one: equal, or a wildcard (``1.x``)."""
+    return version is not None and (pattern == version or catalog.version_matches(pattern, version))
 
 
 def version_is_more_detailed(general: str, specific: str | None) -> bool:
-    """``specific`` names the same version as ``general``, with more parts (``1.0`` → ``1.0.2``)."""
-    return bool(specific) and specific != general and specific.startswith(general + ".")  # type: ignore[union-attr]
+    """``specific`` is one of the versions the wildcard ``general`` names (``1.x`` → ``1.0.2``)."""
+    if not specific or specific == general:
+        return False
+    return any(p in ("x", "X", "*") for p in general.split(".")) and catalog.version_matches(general, specific)
 
 
 def _compare_versions(a: str, b: str) -> int:
@@ -485,6 +506,13 @@ class Checker:
                                  if _has("VALUESET_CIRCULAR_REFERENCE") else f"Circular reference to {key}",
                                  tx_code="vs-invalid")
         seen = seen + ((key,) if key else ())
+        for extension in self.compose.get("extension") or []:
+            if isinstance(extension, dict) and extension.get("url") in EXPANSION_PARAMETER:
+                parts = {e.get("url"): e for e in extension.get("extension") or [] if isinstance(e, dict)}
+                name = next((v for k, v in (parts.get("name") or {}).items() if k.startswith("value")), None)
+                value = next((v for k, v in (parts.get("value") or {}).items() if k.startswith("value")), None)
+                if name:
+                    self.options.see_parameter(str(name), value)
         if not self.options.http_language and self.vs.get("language") and self.run.top is self:
             self.options.http_language = self.vs["language"]
         for part in ("include", "exclude"):
