@@ -67,7 +67,8 @@ def build_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     @app.errorhandler(TermserverError)
     def termserver_error(exc: TermserverError) -> Any:
-        issue = Issue("error", exc.issue_code, exc.message, exc.tx_code, [exc.expression] if exc.expression else [])
+        issue = Issue("error", exc.issue_code, exc.message, exc.tx_code, [exc.expression] if exc.expression else [],
+                      exc.message_id)
         return fhir_response(operation_outcome([issue]), exc.status)
 
     @app.errorhandler(HTTPException)

@@ -15,9 +15,11 @@ class TermserverError(Exception):
     tx_code: str | None = None
 
     def __init__(self, message: str, *, status: int | None = None, issue_code: str | None = None,
-                 tx_code: str | None = None, expression: str | None = None) -> None:
+                 tx_code: str | None = None, expression: str | None = None,
+                 message_id: str | None = None) -> None:
         super().__init__(message)
         self.message = message
+        self.message_id = message_id  # the HL7 message key (services/messages.py) the text was made from
         if status is not None:
             self.status = status
         if issue_code is not None:

@@ -6,12 +6,23 @@ from typing import Any
 from flask import Blueprint, request
 
 from termserver import __version__
+from termserver.api import operation_params
 from termserver.app import context, fhir_response
 from termserver.errors import InvalidRequest
 from termserver.services import resources
 from termserver.services.valuesets import now_iso
 
 bp = Blueprint("metadata", __name__, url_prefix="/fhir")
+
+FEATURE = "http://hl7.org/fhir/uv/application-feature/StructureDefinition/feature"
+# the HL7 terminology-ecosystem test release this server is checked against (termserver tx-tests)
+TX_TESTS_VERSION = "1.9.0"
+RELEASE_DATE = "2026-11-22"
+# the expansion parameters $expand understands (TerminologyCapabilities.expansion.parameter)
+EXPANSION_PARAMETERS = ("activeOnly", "check-system-version", "count", "default-to-latest-version",
+                        "designation", "displayLanguage", "excludeNested", "excludeNotForUI", "filter",
+                        "force-system-version", "includeDefinition", "includeDesignations", "offset", "property",
+                        "system-version", "tx-resource")
 
 OPERATIONS = {
     "CodeSystem": [("lookup", "CodeSystem-lookup"), ("validate-code", "CodeSystem-validate-code"),
@@ -45,6 +56,11 @@ def metadata() -> Any:
     statement = {
         "resourceType": "CapabilityStatement",
         "id": "termserver",
+        "extension": [_feature("http://hl7.org/fhir/uv/tx-tests/FeatureDefinition/test-version",
+                               {"valueCode": TX_TESTS_VERSION}),
+                      # code systems and value sets sent as tx-resource are used for that request
+                      _feature("http://hl7.org/fhir/uv/tx-ecosystem/FeatureDefinition/CodeSystemAsParameter",
+                               {"valueBoolean": True})],
         "url": f"{base}/metadata",
         "version": __version__,
         "name": "TermserverCapabilityStatement",
@@ -53,7 +69,7 @@ def metadata() -> Any:
         "date": now_iso(),
         "publisher": "termserver",
         "kind": "instance",
-        "software": {"name": "termserver", "version": __version__},
+        "software": {"name": "termserver", "version": __version__, "releaseDate": RELEASE_DATE},
         "implementation": {"description": "FHIR R4 terminology server (ICPC-2, SKS, ICD-10, NPU, MCS)",
                            "url": base},
         "instantiates": ["http://hl7.org/fhir/CapabilityStatement/terminology-server"],
@@ -64,6 +80,19 @@ def metadata() -> Any:
                                  "http://hl7.org/fhir/OperationDefinition/Resource-versions"}]}],
     }
     return fhir_response(statement)
+
+
+def _feature(definition: str, value: dict[str, Any]) -> dict[str, Any]:
+    return {"url": FEATURE, "extension": [{"url": "definition", "valueCanonical": definition},
+                                          {"url": "value", **value}]}
+
+
+@bp.route("/$versions", methods=["GET", "POST"])
+def versions() -> Any:
+    """The FHIR versions this endpoint speaks (the ``$versions`` operation): R4 only."""
+    operation_params()  # a POSTed body must still be a well-formed Parameters (it has no inputs)
+    return fhir_response({"resourceType": "Parameters", "parameter": [
+        {"name": "version", "valueCode": "4.0"}, {"name": "default", "valueCode": "4.0"}]})
 
 
 def _terminology_capabilities() -> dict[str, Any]:
@@ -90,16 +119,17 @@ def _terminology_capabilities() -> dict[str, Any]:
     return {
         "resourceType": "TerminologyCapabilities",
         "id": "termserver",
+        "url": request.url_root.rstrip("/") + "/fhir/metadata?mode=terminology",
+        "version": __version__,
         "name": "TermserverTerminologyCapabilities",
+        "title": "termserver: terminology capabilities",
         "status": "active",
         "date": now_iso(),
         "kind": "instance",
         "software": {"name": "termserver", "version": __version__},
         "codeSystem": code_systems,
         "expansion": {"hierarchical": False, "paging": True, "incomplete": False,
-                      "parameter": [{"name": n} for n in ("filter", "count", "offset", "activeOnly",
-                                                          "includeDesignations", "displayLanguage",
-                                                          "system-version", "force-system-version")],
+                      "parameter": [{"name": n} for n in EXPANSION_PARAMETERS],
                       "textFilter": "Words in any order, each matching the start of a word in the display or a "
                                     "designation; case-insensitive."},
         "codeSearch": "all",

@@ -4,8 +4,8 @@ from __future__ import annotations
 from typing import Any
 
 from termserver.services.catalog import DesignationView
-from termserver.services.results import (Expansion, Issue, LookupResult, SubsumesResult, TranslationResult,
-                                         ValidationResult)
+from termserver.services.results import (Expansion, ExpansionEntry, Issue, LookupResult, SubsumesResult,
+                                         TranslationResult, ValidationResult)
 from termserver.services.valuesets import new_identifier, now_iso
 
 TX_ISSUE_TYPE = "http://hl7.org/fhir/tools/CodeSystem/tx-issue-type"
@@ -143,42 +143,63 @@ def translate_parameters(result: TranslationResult) -> dict[str, Any]:
     return parameters(items)
 
 
+# what an expansion leaves out of the value set's definition unless includeDefinition asks for it (as tx.fhir.org)
+DEFINITION_ELEMENTS = ("compose", "description", "purpose", "copyright", "publisher", "extension", "text")
+
+
 def expansion_value_set(expansion: Expansion) -> dict[str, Any]:
     resource = dict(expansion.resource or {"resourceType": "ValueSet", "status": expansion.status})
     resource.pop("expansion", None)
+    if not expansion.include_definition:
+        for key in DEFINITION_ELEMENTS:
+            resource.pop(key, None)
     resource["resourceType"] = "ValueSet"
     for key, value in (("url", expansion.url), ("version", expansion.version), ("name", expansion.name),
                        ("title", expansion.title)):
         if value and key not in resource:
             resource[key] = value
     resource.setdefault("status", expansion.status)
-    contains = []
-    for entry in expansion.contains:
-        item: dict[str, Any] = {}
-        if entry.match:
-            term, kind, score = entry.match
-            item["extension"] = [{"url": SEARCH_MATCH, "extension": [
-                {"url": "term", "valueString": term}, {"url": "kind", "valueCode": kind},
-                {"url": "score", "valueDecimal": score}]}]
-        item["system"] = entry.system
-        if entry.version:
-            item["version"] = entry.version
-        if entry.abstract:
-            item["abstract"] = True
-        if entry.inactive:
-            item["inactive"] = True
-        item["code"] = entry.code
-        if entry.display:
-            item["display"] = entry.display
-        if entry.designations:
-            item["designation"] = [designation_json(d) for d in entry.designations]
-        contains.append(item)
+    properties: dict[str, str] = {}
+    contains = [_contains_json(entry, properties) for entry in expansion.contains]
     body: dict[str, Any] = {"identifier": new_identifier(), "timestamp": now_iso(), "total": expansion.total}
     if expansion.offset:
         body["offset"] = expansion.offset
     if expansion.parameters:
         body["parameter"] = [_param(name, kind, value) for name, kind, value in expansion.parameters]
+    if properties:
+        body["property"] = [{"code": code, "uri": uri} for code, uri in properties.items()]
     if contains:
         body["contains"] = contains
     resource["expansion"] = body
     return resource
+
+
+STATUS_PROPERTY = "http://hl7.org/fhir/concept-properties#status"
+
+
+def _contains_json(entry: ExpansionEntry, properties: dict[str, str]) -> dict[str, Any]:
+    """One ``expansion.contains`` item (and its children); ``properties`` collects the property definitions used."""
+    item: dict[str, Any] = {}
+    if entry.match:
+        term, kind, score = entry.match
+        item["extension"] = [{"url": SEARCH_MATCH, "extension": [
+            {"url": "term", "valueString": term}, {"url": "kind", "valueCode": kind},
+            {"url": "score", "valueDecimal": score}]}]
+    item["system"] = entry.system
+    if entry.version:
+        item["version"] = entry.version
+    if entry.abstract:
+        item["abstract"] = True
+    if entry.inactive:
+        item["inactive"] = True
+    item["code"] = entry.code
+    if entry.display:
+        item["display"] = entry.display
+    if entry.designations:
+        item["designation"] = [designation_json(d) for d in entry.designations]
+    if entry.status and entry.status.lower() != "active":
+        properties.setdefault("status", STATUS_PROPERTY)
+        item["property"] = [{"code": "status", "valueCode": entry.status}]
+    if entry.contains:
+        item["contains"] = [_contains_json(child, properties) for child in entry.contains]
+    return item

@@ -455,6 +455,7 @@ class _State:
     content_mode: str | None = None
     def_lang: Language | None = None
     found: tuple[_CodeSystem, _Concept] | None = None  # where the code was found in the value set
+    sent_system: str = ""  # the system as the coding names it (an alias stays an alias in messages)
 
     def see_inactive(self, concept: _Concept, path: str, code: str) -> None:
         if not self.inactive:
@@ -727,6 +728,7 @@ class Checker:
                 op.add("error", "not-found", "code", mid, msg, "cannot-infer")
                 return False
             st.implied_system = system
+        st.sent_system = system
         canonical = self.canonical(system)
         result: bool | None = False
         determined = None
@@ -824,7 +826,7 @@ class Checker:
                         return True
                     op.add("error", "code-invalid", _add_to_path(path, "code"),
                            "Unknown_Code_in_Version" if cs.version else "Unknown_Code_in",
-                           _unknown_code_message(cs.url, cs.version, code), "invalid-code")
+                           _unknown_code_message(st.sent_system or cs.url, cs.version, code), "invalid-code")
                 return False
             if concept.code != code:
                 self.run.normalisation_issue(op, path, code, concept.code, cs)

@@ -6,6 +6,7 @@ Compose evaluation supports include/exclude of whole systems, concept lists, ``v
 """
 from __future__ import annotations
 
+import functools
 import re
 import uuid
 from dataclasses import dataclass, field
@@ -14,9 +15,9 @@ from typing import Any
 
 from sqlalchemy import select
 
-from termserver.errors import InvalidRequest, NotFound, TooCostly, UnsupportedRequest
+from termserver.errors import InvalidRequest, NotFound, TooCostly, UnknownCodeSystem, UnsupportedRequest
 from termserver.models import CodeSystemVersion, Concept, ConceptProperty, ValueSetVersion
-from termserver.services import catalog
+from termserver.services import catalog, messages
 from termserver.services.catalog import Context, DesignationView
 from termserver.services.results import Coding, Expansion, ExpansionEntry, Issue, ValidationResult
 from termserver.services.search import Match, SystemIndex
@@ -45,8 +46,11 @@ class ExpandRequest:
     offset: int = 0
     active_only: bool = False
     include_designations: bool = False
+    include_definition: bool = False
     display_language: str | None = None
     exclude_not_selectable: bool = False
+    exclude_nested: bool = False
+    versions_match: bool = False
     default_versions: dict[str, str] = field(default_factory=dict)  # system-version: canonical → version
     force_versions: dict[str, str] = field(default_factory=dict)  # force-system-version
     check_versions: dict[str, str] = field(default_factory=dict)  # check-system-version
@@ -177,6 +181,33 @@ def expansion_parameter(vs: ResolvedValueSet, name: str) -> str | None:
     return None
 
 
+def _canonical(url: str | None, version: str | None) -> str:
+    return f"{url}|{version}" if version else url or ""
+
+
+def _standards_status(resource: dict[str, Any]) -> str | None:
+    return next((e.get("valueCode") for e in resource.get("extension") or []
+                 if isinstance(e, dict) and e.get("url") == STANDARDS_STATUS), None)
+
+
+def _newest_version_first(a: tuple[int, dict[str, Any]], b: tuple[int, dict[str, Any]]) -> int:
+    """Includes of one system in two versions: the newer first (tx.fhir.org's order); others keep theirs."""
+    first, second = a[1], b[1]
+    if first.get("system") and first.get("system") == second.get("system") and first.get("version") \
+            and second.get("version"):
+        return (_version_key(second["version"]) > _version_key(first["version"])) - \
+            (_version_key(second["version"]) < _version_key(first["version"]))
+    return 0
+
+
+def _only_other_versions(includes: list[dict[str, Any]], excludes: list[dict[str, Any]]) -> bool:
+    """Includes and excludes all of one system, each with a version, and no version both included and excluded."""
+    system = includes[0].get("system")
+    if not system or not all(i.get("system") == system and i.get("version") for i in includes + excludes):
+        return False
+    return not any(e.get("version") == i.get("version") for i in includes for e in excludes)
+
+
 def _version_key(version: str | None) -> tuple[Any, ...]:
     return tuple((0, int(p), "") if p.isdigit() else (1, 0, p) for p in re.split(r"[.\-]", version or "") if p)
 
@@ -202,17 +233,22 @@ class _Row:
     texts: list[str] = field(default_factory=list)  # folded display + designations, for the text filter
     designations: list[DesignationView] = field(default_factory=list)
     match: tuple[str, str, float] | None = None  # (matched term, match kind, score) from the search index
+    parents: list[str] = field(default_factory=list)  # parent codes, where the expansion may nest this row
+    status: str | None = None
 
 
-Key = tuple[str, str, str]  # (system as the value set names it, version or "", code)
+Key = tuple[str, str, str]  # (system as the value set names it, version or "" when versions are not told apart, code)
 
 
 class _Evaluator:
-    """Evaluates a compose into an ordered dict (system, version, code) → _Row.
+    """Evaluates a compose into an ordered dict (system, version, code) → _Row, as tx.fhir.org expands.
 
-    Codes of two versions of one system are two members (``overload`` in the HL7 tests), unless the value set
-    merges versions (``versionsMatch`` expansion parameter true: one member per code, the newest version's). An
-    exclude removes a code whatever its version, unless ``versionsMatch`` is false.
+    Versions: when a compose names one system in several versions, codes of each version are members of their
+    own (``overload`` in the HL7 tests), includes of the newest version first; else the key has no version. With
+    ``versionsMatch`` (request or the value set's expansion parameter) one member per code, the first included.
+    Excludes apply first: a whole-system exclude removes the system's codes (of that version, when versions are
+    told apart), an excluded concept its code. A compose that includes and excludes only different versions of
+    one system excludes by code across versions (``versionsMatch`` turned on).
     """
 
     def __init__(self, ctx: Context, request: ExpandRequest) -> None:
@@ -223,71 +259,118 @@ class _Evaluator:
         self.used_supplements: dict[str, None] = {}
         self.status_warnings: dict[tuple[str, str], None] = {}  # (warning-<status>, url|version)
         self.warnings: list[str] = []
+        self.versions_match = False  # echoed as the versionsMatch expansion parameter when set
+        self.can_be_hierarchy = True  # the expansion may nest codes under their parents
+        self.show_versions = False  # contains.version is shown when a compose tells versions apart
         self._stack: list[str] = []
+        self._source: dict[str, Any] | None = None  # the value set being expanded (status warnings compare to it)
 
     def evaluate(self, vs: ResolvedValueSet) -> dict[Key, _Row]:
         key = f"{vs.url}|{vs.version}"
         if key in self._stack:
-            raise InvalidRequest(f"Value set '{vs.url}' includes itself (cycle through {' → '.join(self._stack)})")
+            text = messages.text("VALUESET_CIRCULAR_REFERENCE", vs.url, "[" + ", ".join(self._stack) + "]")
+            raise InvalidRequest(text, issue_code="processing", message_id="VALUESET_CIRCULAR_REFERENCE")
         self._stack.append(key)
+        outer_source = self._source
+        if self._source is None:
+            self._source = {**(vs.resource or {}), "status": vs.status}
+        elif vs.resource:
+            self._note_status(vs.resource, vs.status, _canonical(vs.url, vs.version))
         try:
-            self._note_status(vs.resource or {}, vs.status, f"{vs.url}|{vs.version}" if vs.version else vs.url)
-            versions_match = expansion_parameter(vs, "versionsMatch")
-            result: dict[Key, _Row] = {}
-            includes = vs.compose.get("include") or []
-            if not includes:
-                raise InvalidRequest(f"Value set '{vs.url or '(in request)'}' has no compose.include to expand")
-            for index, include in enumerate(includes):
-                for k, row in self._include(include, f"ValueSet.compose.include[{index}]").items():
-                    result.setdefault(k, row)
-            if versions_match == "true":
-                newest: dict[tuple[str, str], _Row] = {}
-                for row in result.values():
-                    current = newest.get((row.system, row.code))
-                    if current is None or _version_key(row.version) > _version_key(current.version):
-                        newest[(row.system, row.code)] = row
-                result = {k: r for k, r in result.items() if newest[(r.system, r.code)] is r}
-            for index, exclude in enumerate(vs.compose.get("exclude") or []):
-                excluded = self._include(exclude, f"ValueSet.compose.exclude[{index}]")
-                if versions_match == "false":
-                    result = {k: r for k, r in result.items() if k not in excluded}
-                else:
-                    codes = {(system, code) for system, _, code in excluded}
-                    result = {k: r for k, r in result.items() if (k[0], k[2]) not in codes}
-            inactive_ok = vs.compose.get("inactive", True)
-            if inactive_ok is False:
-                result = {k: r for k, r in result.items() if r.active}
-            return result
+            return self._compose(vs)
         finally:
             self._stack.pop()
+            self._source = outer_source if outer_source is not None else self._source
+
+    def _compose(self, vs: ResolvedValueSet) -> dict[Key, _Row]:
+        compose = vs.compose
+        includes = list(compose.get("include") or [])
+        excludes = list(compose.get("exclude") or [])
+        if not includes:
+            raise InvalidRequest(f"Value set '{vs.url or '(in request)'}' has no compose.include to expand")
+        versions_match = self.request.versions_match or expansion_parameter(vs, "versionsMatch") == "true"
+        versions: dict[str, str | None] = {}
+        doing_version = False
+        for part in includes + excludes:
+            if part.get("system"):
+                if part["system"] in versions and versions[part["system"]] != part.get("version"):
+                    doing_version = True
+                versions.setdefault(part["system"], part.get("version"))
+        if not self.request.versions_match and expansion_parameter(vs, "versionsMatch") is None \
+                and includes and excludes and _only_other_versions(includes, excludes):
+            versions_match = True
+        if versions_match:
+            self.versions_match = True
+        split_versions = doing_version and not versions_match
+        excluded_codes: set[tuple[str, str, str]] = set()
+        excluded_systems: set[tuple[str, str]] = set()
+        for index, exclude in enumerate(excludes):
+            path = f"ValueSet.compose.exclude[{index}]"
+            if exclude.get("system") and not exclude.get("concept") and not exclude.get("filter") \
+                    and not exclude.get("valueSet") and not versions_match:
+                row = self._code_system(exclude, path)
+                excluded_systems.add((exclude["system"], (row.version or "") if split_versions else ""))
+                continue
+            for _, version, code in self._include(exclude, path, split_versions):
+                excluded_codes.add((exclude.get("system") or "", version, code))
+        result: dict[Key, _Row] = {}
+        for index, include in sorted(enumerate(includes), key=functools.cmp_to_key(_newest_version_first)):
+            for k, row in self._include(include, f"ValueSet.compose.include[{index}]", split_versions).items():
+                if (row.system, "") in excluded_systems or (row.system, k[1]) in excluded_systems:
+                    continue
+                if (row.system, k[1], row.code) in excluded_codes or \
+                        (not split_versions and any(s == row.system and c == row.code
+                                                    for s, _, c in excluded_codes)):
+                    continue
+                if k in result:
+                    self.can_be_hierarchy = False
+                    continue
+                result[k] = row
+        if compose.get("inactive") is False:
+            result = {k: r for k, r in result.items() if r.active}
+        self.show_versions = self.show_versions or doing_version
+        return result
 
     def _note_status(self, resource: dict[str, Any], status: str | None, canonical: str | None) -> None:
-        """Expansions warn about content that is draft, experimental, deprecated or withdrawn."""
+        """Expansions warn about content that is deprecated, withdrawn, retired, experimental or draft, unless the
+        value set being expanded is so itself (as tx.fhir.org: one warning per resource)."""
         if not canonical:
             return
-        if resource.get("experimental") is True:
-            self.status_warnings[("warning-experimental", canonical)] = None
-        if status == "draft":
-            self.status_warnings[("warning-draft", canonical)] = None
-        standards = [e.get("valueCode") for e in resource.get("extension") or []
-                     if isinstance(e, dict) and e.get("url") == STANDARDS_STATUS]
-        for value in standards:
-            if value in ("deprecated", "withdrawn"):
-                self.status_warnings[(f"warning-{value}", canonical)] = None
-        if status == "retired":
-            self.status_warnings[("warning-retired", canonical)] = None
+        source = self._source or {}
+        standards = _standards_status(resource)
+        source_standards = _standards_status(source)
+        if standards == "deprecated":
+            if source_standards != "deprecated":
+                self.status_warnings[("warning-deprecated", canonical)] = None
+        elif standards == "withdrawn":
+            if source_standards != "withdrawn":
+                self.status_warnings[("warning-withdrawn", canonical)] = None
+        elif status == "retired":
+            if source.get("status") != "retired":
+                self.status_warnings[("warning-retired", canonical)] = None
+        elif resource.get("experimental") is True:
+            if not source.get("experimental"):
+                self.status_warnings[("warning-experimental", canonical)] = None
+        elif status == "draft" or standards == "draft":
+            if not (source.get("status") == "draft" or source_standards == "draft"):
+                self.status_warnings[("warning-draft", canonical)] = None
 
-    def _include(self, include: dict[str, Any], path: str) -> dict[Key, _Row]:
+    def _include(self, include: dict[str, Any], path: str, split_versions: bool = False) -> dict[Key, _Row]:
         sets: list[dict[Key, _Row]] = []
+        if include.get("valueSet") or include.get("concept") or len(include.get("filter") or []) > 1:
+            self.can_be_hierarchy = False
         for ref in include.get("valueSet") or []:
             url, _, version = ref.partition("|")
-            imported = resolve_value_set(self.ctx, url, version or None)
-            self.used_value_sets[f"{imported.url}|{imported.version}" if imported.version else
-                                 imported.url or url] = None
+            try:
+                imported = resolve_value_set(self.ctx, url, version or None)
+            except NotFound as exc:
+                key = "VS_EXP_IMPORT_UNK_PINNED" if version else "VS_EXP_IMPORT_UNK"
+                raise NotFound(messages.text(key, url, version), tx_code="not-found", message_id=key) from exc
+            self.used_value_sets[_canonical(imported.url or url, imported.version)] = None
             sets.append(self.evaluate(imported))
         system = include.get("system")
         if system:
-            sets.append(self._system_part(include, path))
+            sets.append(self._system_part(include, path, split_versions))
         elif not sets:
             raise InvalidRequest(f"{path} has neither system nor valueSet")
         result = sets[0]
@@ -305,14 +388,33 @@ class _Evaluator:
             return forced
         return version or self.request.default_versions.get(canonical)
 
-    def _system_part(self, include: dict[str, Any], path: str) -> dict[Key, _Row]:
+    def _code_system(self, include: dict[str, Any], path: str) -> CodeSystemVersion:
         system = include["system"]
-        row = catalog.resolve_system(self.ctx, system, self.system_version(system, include.get("version")))
-        self.used_systems[f"{row.url}|{row.version}" if row.version else row.url] = None
-        self._note_status(row.extra or {}, row.status, f"{row.url}|{row.version}" if row.version else row.url)
+        wanted = self.system_version(system, include.get("version"))
+        try:
+            row = catalog.resolve_system(self.ctx, system, wanted)
+        except UnknownCodeSystem as exc:
+            known = [r.version for r in catalog.versions_of(self.ctx, system) if r.version]
+            if not wanted:
+                text, key = messages.text("UNKNOWN_CODESYSTEM_EXP", system), "UNKNOWN_CODESYSTEM_EXP"
+            elif known:
+                key = "UNKNOWN_CODESYSTEM_VERSION_EXP"
+                from termserver.services.validation import present_version_list
+
+                text = messages.text(key, system, wanted, present_version_list(sorted(known, key=_version_key)))
+            else:
+                key = "UNKNOWN_CODESYSTEM_VERSION_EXP_NONE"
+                text = messages.text(key, system, wanted)
+            raise UnknownCodeSystem(text, tx_code="not-found", message_id=key) from exc
+        self.used_systems[_canonical(row.url, row.version)] = None
+        self._note_status(row.extra or {}, row.status, _canonical(row.url, row.version))
         for supplement in catalog.supplements_of(self.ctx, row):
-            self.used_supplements[f"{supplement.url}|{supplement.version}" if supplement.version
-                                  else supplement.url] = None
+            self.used_supplements[_canonical(supplement.url, supplement.version)] = None
+        return row
+
+    def _system_part(self, include: dict[str, Any], path: str, split_versions: bool = False) -> dict[Key, _Row]:
+        system = include["system"]
+        row = self._code_system(include, path)
         concepts = include.get("concept")
         filters = include.get("filter") or []
         codes: set[str] | None = None
@@ -321,7 +423,16 @@ class _Evaluator:
         for index, flt in enumerate(filters):
             matched = self._filter(row, flt, f"{path}.filter[{index}]")
             codes = matched if codes is None else codes & matched
-        rows = self._load(row, system, codes)
+        rows = self._load(row, system, codes, split_versions)
+        if not concepts and len(filters) <= 1:
+            parents: dict[str, list[str]] = {}
+            for parent, children in catalog.hierarchy(self.ctx, row).items():
+                for child in children:
+                    parents.setdefault(child, []).append(parent)
+            for item in rows.values():
+                item.parents = parents.get(item.code, [])
+                if len(item.parents) > 1:
+                    self.can_be_hierarchy = False
         if concepts:
             listed = {c["code"]: c for c in concepts}
             for item in rows.values():
@@ -336,9 +447,11 @@ class _Evaluator:
             rows = dict(sorted(rows.items(), key=lambda kv: order.get(kv[1].code, 0)))
         return rows
 
-    def _load(self, row: CodeSystemVersion, system: str, codes: set[str] | None) -> dict[Key, _Row]:
+    def _load(self, row: CodeSystemVersion, system: str, codes: set[str] | None,
+              split_versions: bool = False) -> dict[Key, _Row]:
         query = select(Concept.id, Concept.code, Concept.display, Concept.active, Concept.not_selectable,
-                       Concept.sort_order, Concept.search_text).where(Concept.code_system_id == row.id)
+                       Concept.sort_order, Concept.search_text, Concept.status).where(
+            Concept.code_system_id == row.id)
         records: list[Any] = []
         # the id breaks ties in sort_order, so an expansion (and so every page of it) comes out in one order
         if codes is None:
@@ -358,8 +471,9 @@ class _Evaluator:
             display = catalog.preferred_display(row, r.display, designations, language)
             texts = [fold(display)] + [t for t in r.search_text.split(" | ") if t] + \
                 [fold(d.value) for d in supplement.get(r.code, [])]
-            out[(system, row.version or "", r.code)] = _Row(system, row.version, r.code, display, r.active, r.not_selectable,
-                                         (0, r.sort_order), texts, designations)
+            out[(system, (row.version or "") if split_versions else "", r.code)] = _Row(
+                system, row.version, r.code, display, r.active, r.not_selectable, (0, r.sort_order), texts,
+                designations, status=r.status)
         return out
 
     def _needs_designations(self, row: CodeSystemVersion) -> bool:
@@ -368,6 +482,10 @@ class _Evaluator:
 
     def _filter(self, row: CodeSystemVersion, flt: dict[str, Any], path: str) -> set[str]:
         prop, op, value = flt.get("property"), flt.get("op"), flt.get("value")
+        if prop and op and not value:
+            key = "UNABLE_TO_HANDLE_SYSTEM_FILTER_WITH_NO_VALUE"
+            raise InvalidRequest(messages.text(key, row.url, prop, op), tx_code="vs-invalid", expression=path,
+                                 message_id=key)
         if not prop or not op or value is None:
             raise InvalidRequest(f"{path} needs property, op and value", tx_code="vs-invalid", expression=path)
         ctx = self.ctx
@@ -384,10 +502,7 @@ class _Evaluator:
             listed = {v.strip() for v in value.split(",")}
             return listed & self._all_codes(row) if op != "not-in" else self._all_codes(row) - listed
         if op == "regex":
-            try:
-                pattern = re.compile(value)
-            except re.error as exc:
-                raise InvalidRequest(f"{path}: invalid regex '{value}': {exc}") from exc
+            pattern = compile_filter_regex(value, path)
             return {code for code, text in self._property_values(row, prop) if text is not None
                     and pattern.fullmatch(text)}
         if op in ("=", "in", "not-in", "exists"):
@@ -428,6 +543,24 @@ class _Evaluator:
         return values
 
 
+def compile_filter_regex(value: str, path: str) -> Any:
+    """A ``regex`` filter's pattern, compiled by RE2: matching takes linear time, so no value set can make the
+    server backtrack for ever (``(a+)+`` against ``aaaa…!``).
+
+    :raises InvalidRequest: when the pattern is not a valid regular expression.
+    """
+    import re2
+
+    options = re2.Options()
+    options.log_errors = False
+    try:
+        return re2.compile(value, options=options)
+    except re2.error as exc:
+        reason = exc.args[0].decode() if exc.args and isinstance(exc.args[0], bytes) else str(exc)
+        raise InvalidRequest(f"{path}: invalid regex '{value}': {reason}", tx_code="vs-invalid",
+                             expression=path) from exc
+
+
 def _match_rank(row: _Row, words: list[str], phrase: str) -> tuple[int, int] | None:
     """Rank of a row for a simple text filter (lower is better), or None when it does not match."""
     code = row.code.casefold()
@@ -465,6 +598,7 @@ def expand_value_set(ctx: Context, vs: ResolvedValueSet, request: ExpandRequest)
         used_systems = evaluator.used_systems
         if request.filter:
             rows = _rank_rows(ctx, rows, request.filter)
+    evaluated = rows
     if request.active_only:
         rows = [r for r in rows if r.active]
     if request.exclude_not_selectable:
@@ -482,24 +616,62 @@ def expand_value_set(ctx: Context, vs: ResolvedValueSet, request: ExpandRequest)
     if count is not None and min(count, max(total - request.offset, 0)) > limit:
         raise TooCostly(f"count={count} asks for more of value set '{vs.url or '(in request)'}' ({total} codes) "
                         f"than this server returns in one page ({limit}); use a count of at most {limit}")
-    page = rows[request.offset:request.offset + count] if count is not None else rows[request.offset:]
-    page = [r.row() if isinstance(r, _IndexedMatch) else r for r in page]
-    versions_by_system: dict[str, set[str | None]] = {}
-    for row in rows:
-        versions_by_system.setdefault(row.system, set()).add(row.version)
-    contains = [ExpansionEntry(r.system, r.code, r.display,
-                               r.version if len(versions_by_system.get(r.system, ())) > 1 else None,
-                               inactive=not r.active, abstract=r.abstract,
-                               designations=r.designations if request.include_designations else [], match=r.match)
-                for r in page]
+    show_versions = evaluator.show_versions
+    nested = (not request.filter and not request.exclude_nested and evaluator.can_be_hierarchy
+              and request.offset == 0 and (count is None or count > total))
+    if nested:
+        contains = _nest(rows, evaluated, request, show_versions)
+    else:
+        page = rows[request.offset:request.offset + count] if count is not None else rows[request.offset:]
+        page = [r.row() if isinstance(r, _IndexedMatch) else r for r in page]
+        contains = [_entry(r, request, show_versions) for r in page]
     parameters: list[tuple[str, str, Any]] = list(request.echo)
+    if evaluator.versions_match and not any(name == "versionsMatch" for name, _, _ in parameters):
+        parameters.append(("versionsMatch", "Boolean", True))
     parameters += [("used-codesystem", "Uri", used) for used in used_systems]
     parameters += [("used-valueset", "Uri", used) for used in evaluator.used_value_sets]
     parameters += [("used-supplement", "Uri", used) for used in evaluator.used_supplements]
     parameters += [(name, "Uri", used) for name, used in evaluator.status_warnings]
-    parameters += [("warning", "String", warning) for warning in evaluator.warnings]
     return Expansion(vs.url, vs.version, vs.name, vs.title, vs.status, total, request.offset, contains,
-                     parameters, vs.resource)
+                     parameters, vs.resource, include_definition=request.include_definition)
+
+
+def _entry(row: _Row, request: ExpandRequest, show_versions: bool) -> ExpansionEntry:
+    return ExpansionEntry(row.system, row.code, row.display, row.version if show_versions else None,
+                          inactive=not row.active, abstract=row.abstract,
+                          designations=row.designations if request.include_designations else [], match=row.match,
+                          status=row.status)
+
+
+def _nest(rows: list[_Row], every: list[Any], request: ExpandRequest,
+          show_versions: bool) -> list[ExpansionEntry]:
+    """The rows as a tree: each under its nearest ancestor that is in the expansion (roots at the top); ``every``
+    evaluated row (before activeOnly and excludeNotForUI) gives the way up past the codes those left out."""
+    entries = {(row.system, row.code): _entry(row, request, show_versions) for row in rows}
+    parents_of = {(r.system, r.code): r.parents for r in every if isinstance(r, _Row)}
+    roots: list[ExpansionEntry] = []
+    for row in rows:
+        parent = _nearest_in(row.system, row.parents, entries, parents_of)
+        entry = entries[(row.system, row.code)]
+        if parent is None:
+            roots.append(entry)
+        else:
+            entries[(row.system, parent)].contains.append(entry)
+    return roots
+
+
+def _nearest_in(system: str, parents: list[str], members: dict[tuple[str, str], Any],
+                parents_of: dict[tuple[str, str], list[str]]) -> str | None:
+    seen: set[str] = set()
+    while parents:
+        parent = parents[0]
+        if (system, parent) in members:
+            return parent
+        if parent in seen:
+            return None
+        seen.add(parent)
+        parents = parents_of.get((system, parent), [])
+    return None
 
 
 @dataclass(slots=True)

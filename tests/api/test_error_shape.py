@@ -38,6 +38,7 @@ ROUTES = {
     "/fhir/ConceptMap": {"GET"},
     "/fhir/ConceptMap/<resource_id>": {"GET"},
     "/fhir/metadata": {"GET"},
+    "/fhir/$versions": {"GET", "POST"},
     "/fhir": {"POST"},  # batch Bundles (test_batch.py)
     "/fhir/ValueSet/$batch-validate-code": {"GET", "POST"},  # GET only to say it needs POST
     "/fhir/CodeSystem/$batch-validate-code": {"GET", "POST"},
@@ -59,9 +60,12 @@ def concrete_paths(rule: str) -> list[str]:
     return [rule.replace("<resource_id>", resource_id) for resource_id in KNOWN_IDS[kind]]
 
 
+NO_INPUTS = {"/fhir/$versions"}  # operations without any required input: no call of them is "missing" one
+
+
 def paths_for(methods: set[str] | None = None, operations_only: bool = False) -> list[str]:
     return [path for rule, allowed in ROUTES.items() if methods is None or methods <= allowed
-            if not operations_only or "$" in rule for path in concrete_paths(rule)]
+            if not operations_only or ("$" in rule and rule not in NO_INPUTS) for path in concrete_paths(rule)]
 
 
 def test_route_table_is_complete(app):
@@ -275,6 +279,8 @@ BAD_REQUESTS = [
     ("subsumes-two-systems", "POST", "/fhir/CodeSystem/$subsumes", None, post_json(
         {"name": "codingA", "valueCoding": {"system": SKS, "code": "DJ44"}},
         {"name": "codingB", "valueCoding": {"system": ICPC2, "code": "R95"}}), 400, "invalid", [SKS, ICPC2]),
+    ("versions-not-parameters", "POST", "/fhir/$versions", {}, {"resourceType": "Patient"}, 400, "invalid",
+     ["Parameters", "Patient"]),
     ("metadata-unknown-mode", "GET", "/fhir/metadata", {"mode": "full-please"}, None, 400, "invalid",
      ["'full-please'"]),
     ("read-unknown-code-system", "GET", "/fhir/CodeSystem/no-such-id", None, None, 404, "not-found",

@@ -83,7 +83,7 @@ def test_filter_matching_nothing(client):
 
 
 def test_whole_small_system_without_count(client):
-    expansion = expand(client, url=ICPC2_ALL)
+    expansion = expand(client, url=ICPC2_ALL, excludeNested="true")
     assert expansion["total"] == ICPC2_CODES == len(expansion["contains"])
     assert len(set(codes(expansion))) == ICPC2_CODES
     assert {"K86", "N01", "A30", "D86"} <= set(codes(expansion))
@@ -91,9 +91,26 @@ def test_whole_small_system_without_count(client):
     assert chapter["abstract"] is True
 
 
+def test_whole_system_nests_codes_under_their_chapters(client):
+    """Without excludeNested a whole-system expansion is a tree (as tx.fhir.org answers): the 17 chapters and the
+    40 process codes shared by every chapter at the top, each rubric under its chapter."""
+    expansion = expand(client, url=ICPC2_ALL)
+    assert expansion["total"] == ICPC2_CODES
+    roots = codes(expansion)
+    assert roots[:17] == list("ABDFHKLNPRSTUWXYZ") and len(roots) == 17 + 40 and "-30" in roots
+    chapter = next(entry for entry in expansion["contains"] if entry["code"] == "K")
+    assert {"K86", "K74"} <= {child["code"] for child in chapter["contains"]}
+    assert all(not child["code"].startswith(("A", "D")) for child in chapter["contains"])
+
+    def count(entries: list[dict[str, Any]]) -> int:
+        return sum(1 + count(entry.get("contains", [])) for entry in entries)
+
+    assert count(expansion["contains"]) == ICPC2_CODES
+
+
 @pytest.mark.parametrize("count", [100, 333])
 def test_paging_walks_the_whole_expansion_once(client, count):
-    whole = codes(expand(client, url=ICPC2_ALL))
+    whole = codes(expand(client, url=ICPC2_ALL, excludeNested="true"))
     paged: list[str] = []
     for offset in range(0, ICPC2_CODES, count):
         page = expand(client, url=ICPC2_ALL, count=count, offset=offset)
@@ -125,7 +142,7 @@ _WHOLE: dict[str | None, dict[str, Any]] = {}  # filter → the unpaged expansio
        text=st.sampled_from([None, "smerte", "hypertension", "K", "ondt i"]))
 def test_pages_never_exceed_count_and_slice_the_expansion(app, count, offset, text):
     client = app.test_client()
-    query = {"url": ICPC2_ALL, **({"filter": text} if text else {})}
+    query = {"url": ICPC2_ALL, "excludeNested": "true", **({"filter": text} if text else {})}
     if text not in _WHOLE:
         _WHOLE[text] = expand(client, **query, count=1000)
     whole = _WHOLE[text]
@@ -158,7 +175,8 @@ def test_a_page_larger_than_the_limit_is_too_costly(client, app):
     limit = app.config["TERMSERVER"]["EXPAND_LIMIT"]
     check_outcome(client.get(EXPAND, query_string={"url": SKS_ALL, "count": limit + 1}), 400, "too-costly",
                   [f"count={limit + 1}", str(limit)])
-    assert len(expand(client, url=ICPC2_ALL, count=limit + 1)["contains"]) == ICPC2_CODES  # small: no limit hit
+    small = expand(client, url=ICPC2_ALL, count=limit + 1, excludeNested="true")  # small: no limit hit
+    assert len(small["contains"]) == ICPC2_CODES
 
 
 def test_active_only(client):
@@ -195,7 +213,7 @@ def test_display_language(client, language, display):
 
 
 def test_implicit_is_a_value_set(client):
-    expansion = expand(client, url=f"{ICPC2}?fhir_vs=isa/K")
+    expansion = expand(client, url=f"{ICPC2}?fhir_vs=isa/K", excludeNested="true")
     found = codes(expansion)
     assert found[0] == "K"
     assert {"K01", "K86", "K99"} <= set(found)
@@ -216,11 +234,15 @@ def test_value_set_sent_in_the_body(client):
         content_type="application/fhir+json")
     result = check_response(response, 200, "ValueSet")
     assert result["url"] == value_set["url"]
-    assert result["compose"] == value_set["compose"]
+    assert "compose" not in result  # the definition is echoed only with includeDefinition (as tx.fhir.org)
     assert result["expansion"]["total"] == 4
     contains = result["expansion"]["contains"]
     assert [e["code"] for e in contains] == ["K87", "K86", "K85", "W81"]
     assert contains[2]["display"] == "Målt højt blodtryk"  # the value set's own display wins
+    response = client.post(EXPAND, json={"resourceType": "Parameters", "parameter": [
+        {"name": "valueSet", "resource": value_set}, {"name": "includeDefinition", "valueBoolean": True}]},
+        content_type="application/fhir+json")
+    assert check_response(response, 200, "ValueSet")["compose"] == value_set["compose"]
 
 
 def test_instance_form_of_an_unknown_value_set(client):
