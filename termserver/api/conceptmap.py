@@ -23,8 +23,9 @@ def translate(resource_id: str | None = None) -> Any:
     if resource_id:
         row = resources.find_by_id(ctx, "ConceptMap", resource_id)
         url = f"{row.url}|{row.version}" if row.version else row.url
-    coding = params.coding("coding")
-    concept = params.codeable_concept("codeableConcept")
+    # R5 names (sourceCode, sourceCoding, ...) as tx.fhir.org accepts them; R4's first
+    coding = params.coding("coding") or params.coding("sourceCoding")
+    concept = params.codeable_concept("codeableConcept") or params.codeable_concept("sourceCodeableConcept")
     if concept is not None:
         codings = concept.get("coding") or []
         if not codings or not isinstance(codings[0], dict):
@@ -34,13 +35,22 @@ def translate(resource_id: str | None = None) -> Any:
     elif coding is not None:
         system, code, version = coding.system, coding.code, coding.version
     else:
-        system, code, version = params.str("system"), params.str("code"), params.str("version")
+        system = params.str("system") or params.str("sourceSystem")
+        code = params.str("code") or params.str("sourceCode")
+        version = params.str("version") or params.str("sourceVersion")
+    reverse = params.bool("reverse")
+    if not code and (params.has("targetCode") or params.has("targetCoding")):
+        target_coding = params.coding("targetCoding")
+        system = target_coding.system if target_coding else params.str("targetSystem")
+        code = target_coding.code if target_coding else params.str("targetCode")
+        reverse = True
     if not system or not code:
         raise InvalidRequest("$translate needs 'system' and 'code', or 'coding', or 'codeableConcept'")
     result = conceptmaps.translate_code(ctx, conceptmaps.TranslateRequest(
         system=system, code=code, version=version, url=url, map_version=params.str("conceptMapVersion"),
         source_scope=params.str("source"), target_scope=params.str("target"),
-        target_system=params.str("targetsystem") or params.str("targetSystem"), reverse=params.bool("reverse")))
+        target_system=params.str("targetsystem") or (params.str("targetSystem") if not reverse else None)
+        or (params.str("sourceSystem") if reverse else None), reverse=reverse))
     return fhir_response(render.translate_parameters(result))
 
 

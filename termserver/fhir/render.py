@@ -135,8 +135,8 @@ def translate_parameters(result: TranslationResult) -> dict[str, Any]:
         concept = {k: v for k, v in (("system", match.target.system), ("version", match.target.version),
                                      ("code", match.target.code), ("display", match.target.display)) if v}
         parts = [_param("equivalence", "Code", match.equivalence), {"name": "concept", "valueCoding": concept}]
-        if match.source:
-            parts.append(_param("source", "Uri", match.source))
+        if match.source:  # R5's name, which tx.fhir.org and the HL7 validator read (R4 called it "source")
+            parts.append(_param("originMap", "Canonical", match.source))
         if match.comment:
             parts.append(_param("comment", "String", match.comment))
         items.append({"name": "match", "part": parts})

@@ -60,6 +60,7 @@ def _build(resources: list[dict[str, Any]], aliases: AliasTable) -> bytes:
     from loaders.store import store_release
 
     release = ParsedRelease(path="tx-resource", format="fhir")
+    seen: set[tuple[str, str, str]] = set()
     for index, resource in enumerate(resources):
         where = f"tx-resource[{index}]"
         if not isinstance(resource, dict) or resource.get("resourceType") not in ("CodeSystem", "ValueSet",
@@ -67,6 +68,10 @@ def _build(resources: list[dict[str, Any]], aliases: AliasTable) -> bytes:
             kind = resource.get("resourceType") if isinstance(resource, dict) else type(resource).__name__
             raise InvalidRequest(f"Parameter {where} must be a CodeSystem, ValueSet, ConceptMap or Bundle of them, "
                                  f"not {kind}", tx_code="invalid-data")
+        identity = (str(resource.get("resourceType")), str(resource.get("url")), str(resource.get("version")))
+        if resource.get("url") and identity in seen:
+            continue  # two resources with one url|version: the first one sent is the one used
+        seen.add(identity)
         try:
             add_resource(release, resource)
         except (KeyError, TypeError, ValueError, AttributeError) as exc:

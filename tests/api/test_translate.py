@@ -42,7 +42,7 @@ def test_k86_to_icd10_in_who_and_sks_form(client, system):
     assert who["equivalence"] == "equivalent"
     assert who["concept"]["display"] == "Essential (primary) hypertension"
     assert who["concept"]["version"] == "2019"
-    assert who["source"] == f"{WICC_MAP}|7.0"
+    assert who["originMap"] == f"{WICC_MAP}|7.0"
     assert found[(SKS, "DI10")]["concept"]["display"] == "Blodtryksforhøjelse af ukendt årsag"
 
 
@@ -90,7 +90,7 @@ def test_sks_and_who_code_forms(client, source, code, target, expected):
     [match] = parts(body, "match")
     assert (match["concept"]["system"], match["concept"]["code"]) == (target, expected)
     assert match["equivalence"] == "equivalent"
-    assert match["source"] == CODE_FORM_RULE
+    assert match["originMap"] == CODE_FORM_RULE
 
 
 def test_post_forms_agree_with_get(client):
@@ -108,7 +108,7 @@ def test_post_forms_agree_with_get(client):
 def test_one_named_map(client):
     for body in (translate(client, system=ICPC2, code="K86", url=WICC_MAP),
                  translate(client, system=ICPC2, code="K86", url=f"{WICC_MAP}|7.0")):
-        assert {m["source"] for m in parts(body, "match")} == {f"{WICC_MAP}|7.0"}
+        assert {m["originMap"] for m in parts(body, "match")} == {f"{WICC_MAP}|7.0"}
         assert targets(body) == {(ICD10, "I10"), (SKS, "DI10")}
 
 
@@ -123,12 +123,12 @@ def test_instance_form(client):
                                     json={"resourceType": "Parameters", "parameter": [
                                         {"name": "coding", "valueCoding": {"system": ICPC2, "code": "K86"}}]}),
                         200, "Parameters")
-    assert {m["source"] for m in parts(dk, "match")} == {f"{DK_MAP}|2026-06-08"}
+    assert {m["originMap"] for m in parts(dk, "match")} == {f"{DK_MAP}|2026-06-08"}
 
 
 def test_source_and_target_scopes_choose_the_maps(client):
     both = translate(client, system=ICPC2, code="K86", source=ICPC2, target=ICD10)
-    assert {m["source"] for m in parts(both, "match")} == {f"{WICC_MAP}|7.0", f"{DK_MAP}|2026-06-08"}
+    assert {m["originMap"] for m in parts(both, "match")} == {f"{WICC_MAP}|7.0", f"{DK_MAP}|2026-06-08"}
     none = translate(client, system=ICPC2, code="K86", target="http://example.org/fhir/ValueSet/other")
     assert value(none, "result") is False
     assert "http://example.org/fhir/ValueSet/other" in value(none, "message")
