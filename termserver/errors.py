@@ -55,6 +55,15 @@ class UnknownCodeSystem(NotFound):
     """A code system URI (or version) that is not loaded."""
 
 
+class VersionRuleError(TermserverError):
+    """A code system version that a version rule of the request (``check-system-version``) does not allow
+    (422: the request is well-formed, the content breaks its rule)."""
+
+    status = 422
+    issue_code = "exception"
+    tx_code = "version-error"
+
+
 class TooCostly(TermserverError):
     """An operation that would return more than the configured limit (400 too-costly)."""
 

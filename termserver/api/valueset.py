@@ -34,9 +34,8 @@ ECHOED: dict[str, str] = {
     "filter": "String", "count": "Integer", "offset": "Integer", "activeOnly": "Boolean",
     "includeDesignations": "Boolean", "includeDefinition": "Boolean", "excludeNested": "Boolean",
     "excludeNotForUI": "Boolean", "excludePostCoordinated": "Boolean", "designation": "String",
-    "displayLanguage": "Code", "system-version": "Uri", "check-system-version": "Uri",
-    "force-system-version": "Uri", "default-valueset-version": "Uri",
-}
+    "displayLanguage": "Code", "default-valueset-version": "Uri",
+}  # system-version, check-system-version and force-system-version are repeated where they chose a version
 
 
 def _system_versions(ctx: Context, params: OperationParams, name: str) -> dict[str, str]:

@@ -15,7 +15,8 @@ from typing import Any
 
 from sqlalchemy import select
 
-from termserver.errors import InvalidRequest, NotFound, TooCostly, UnknownCodeSystem, UnsupportedRequest
+from termserver.errors import (InvalidRequest, NotFound, TooCostly, UnknownCodeSystem, UnsupportedRequest,
+                               VersionRuleError)
 from termserver.models import CodeSystemVersion, Concept, ConceptProperty, ValueSetVersion
 from termserver.services import catalog, messages
 from termserver.services.catalog import Context, DesignationView
@@ -260,6 +261,7 @@ class _Evaluator:
         self.status_warnings: dict[tuple[str, str], None] = {}  # (warning-<status>, url|version)
         self.warnings: list[str] = []
         self.versions_match = False  # echoed as the versionsMatch expansion parameter when set
+        self.applied: dict[tuple[str, str], None] = {}  # version rules that chose a version: (parameter, value)
         self.can_be_hierarchy = True  # the expansion may nest codes under their parents
         self.show_versions = False  # contains.version is shown when a compose tells versions apart
         self._stack: list[str] = []
@@ -380,13 +382,30 @@ class _Evaluator:
         return result
 
     def system_version(self, system: str, version: str | None) -> str | None:
-        """The version to use of ``system`` when a value set asks for ``version``: ``force-system-version`` beats
-        the value set's, which beats ``system-version`` (a default)."""
+        """The version (or version pattern) to use of ``system`` when a value set asks for ``version``:
+        ``force-system-version`` beats the value set's, which beats ``check-system-version`` and then
+        ``system-version`` (defaults for a versionless include). A rule that chose the version is recorded in
+        :attr:`applied` (the expansion repeats it)."""
         canonical = self.ctx.aliases.canonical(system)
-        forced = self.request.force_versions.get(canonical)
-        if forced:
-            return forced
-        return version or self.request.default_versions.get(canonical)
+        for name, rules, applies in (("force-system-version", self.request.force_versions, True),
+                                     ("check-system-version", self.request.check_versions, not version),
+                                     ("system-version", self.request.default_versions, not version)):
+            chosen = rules.get(canonical)
+            if chosen and applies:
+                self.applied[(name, f"{system}|{chosen}")] = None
+                return chosen
+        return version
+
+    def _check_version(self, system: str, row: CodeSystemVersion) -> None:
+        """``check-system-version``: the version used must match it.
+
+        :raises VersionRuleError: when it does not.
+        """
+        check = self.request.check_versions.get(self.ctx.aliases.canonical(system))
+        if check and not (row.version and catalog.version_matches(check, row.version)):
+            key = "VALUESET_VERSION_CHECK"
+            raise VersionRuleError(messages.text(key, system, row.version or "", check), issue_code="exception",
+                                   tx_code="version-error", message_id=key)
 
     def _code_system(self, include: dict[str, Any], path: str) -> CodeSystemVersion:
         system = include["system"]
@@ -406,6 +425,7 @@ class _Evaluator:
                 key = "UNKNOWN_CODESYSTEM_VERSION_EXP_NONE"
                 text = messages.text(key, system, wanted)
             raise UnknownCodeSystem(text, tx_code="not-found", message_id=key) from exc
+        self._check_version(system, row)
         self.used_systems[_canonical(row.url, row.version)] = None
         self._note_status(row.extra or {}, row.status, _canonical(row.url, row.version))
         for supplement in catalog.supplements_of(self.ctx, row):
@@ -628,6 +648,7 @@ def expand_value_set(ctx: Context, vs: ResolvedValueSet, request: ExpandRequest)
     parameters: list[tuple[str, str, Any]] = list(request.echo)
     if evaluator.versions_match and not any(name == "versionsMatch" for name, _, _ in parameters):
         parameters.append(("versionsMatch", "Boolean", True))
+    parameters += [(name, "Uri", value) for name, value in evaluator.applied]
     parameters += [("used-codesystem", "Uri", used) for used in used_systems]
     parameters += [("used-valueset", "Uri", used) for used in evaluator.used_value_sets]
     parameters += [("used-supplement", "Uri", used) for used in evaluator.used_supplements]
@@ -706,7 +727,8 @@ def _rows_from_index(ctx: Context, vs: ResolvedValueSet, request: ExpandRequest,
     value set or the request needs the store (concept lists, filters, imports, other versions or languages)."""
     index = ctx.search
     includes = whole_system_includes(vs)
-    if index is None or includes is None or request.display_language or request.include_designations:
+    if index is None or includes is None or request.display_language or request.include_designations \
+            or request.force_versions or request.check_versions or request.default_versions:
         return None
     found: list[tuple[tuple, _IndexedMatch]] = []
     seen: set[str] = set()
