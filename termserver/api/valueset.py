@@ -80,7 +80,8 @@ def expand(resource_id: str | None = None) -> Any:
         default_versions=_system_versions(ctx, params, "system-version"),
         force_versions=_system_versions(ctx, params, "force-system-version"),
         check_versions=_system_versions(ctx, params, "check-system-version"),
-        echo=_echo(params, display_language))
+        echo=_echo(params, display_language),
+        properties=tuple(p for value in params.all("property") for p in str(value).split(",") if p))
     return fhir_response(render.expansion_value_set(valuesets.expand_value_set(ctx, vs, expansion_request)))
 
 

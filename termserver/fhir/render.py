@@ -166,8 +166,10 @@ def expansion_value_set(expansion: Expansion) -> dict[str, Any]:
         body["offset"] = expansion.offset
     if expansion.parameters:
         body["parameter"] = [_param(name, kind, value) for name, kind, value in expansion.parameters]
-    if properties:
-        body["property"] = [{"code": code, "uri": uri} for code, uri in properties.items()]
+    if properties:  # R5's expansion.property, carried in R4 by its cross-version extension
+        body["extension"] = [{"url": EXPANSION_PROPERTY, "extension": [
+            {"url": "code", "valueCode": code}, *([{"url": "uri", "valueUri": uri}] if uri else [])]}
+            for code, uri in properties.items()]
     if contains:
         body["contains"] = contains
     resource["expansion"] = body
@@ -175,6 +177,25 @@ def expansion_value_set(expansion: Expansion) -> dict[str, Any]:
 
 
 STATUS_PROPERTY = "http://hl7.org/fhir/concept-properties#status"
+EXPANSION_PROPERTY = "http://hl7.org/fhir/5.0/StructureDefinition/extension-ValueSet.expansion.property"
+CONTAINS_PROPERTY = "http://hl7.org/fhir/5.0/StructureDefinition/extension-ValueSet.expansion.contains.property"
+
+
+def _property_value(prop: Any) -> tuple[str, Any]:
+    """A property's value[x] name and JSON value from its FHIR type and text."""
+    kind = {"code": "valueCode", "string": "valueString", "boolean": "valueBoolean", "integer": "valueInteger",
+            "decimal": "valueDecimal", "dateTime": "valueDateTime", "Coding": "valueCoding"}.get(prop.type,
+                                                                                                 "valueString")
+    value: Any = prop.value
+    if kind == "valueBoolean":
+        value = str(value).lower() == "true"
+    elif kind == "valueInteger":
+        value = int(value)
+    elif kind == "valueDecimal":
+        value = float(value)
+    elif kind == "valueCoding":
+        value = {k: v for k, v in (("system", prop.system), ("code", prop.value), ("display", prop.display)) if v}
+    return kind, value
 
 
 def _contains_json(entry: ExpansionEntry, properties: dict[str, str]) -> dict[str, Any]:
@@ -197,9 +218,18 @@ def _contains_json(entry: ExpansionEntry, properties: dict[str, str]) -> dict[st
         item["display"] = entry.display
     if entry.designations:
         item["designation"] = [designation_json(d) for d in entry.designations]
+    values: list[tuple[str, str, Any]] = []  # (code, value[x] name, value)
     if entry.status and entry.status.lower() != "active":
         properties.setdefault("status", STATUS_PROPERTY)
-        item["property"] = [{"code": "status", "valueCode": entry.status}]
+        values.append(("status", "valueCode", entry.status))
+    for prop in entry.properties:
+        properties.setdefault(prop.code, prop.uri or "")
+        values.append((prop.code, *_property_value(prop)))
+    if values:  # R5's contains.property, carried in R4 by its cross-version extension
+        item.setdefault("extension", []).extend(
+            {"url": CONTAINS_PROPERTY, "extension": [{"url": "code", "valueCode": code},
+                                                     {"url": "value[x]", kind: value}]}
+            for code, kind, value in values)
     if entry.contains:
         item["contains"] = [_contains_json(child, properties) for child in entry.contains]
     return item

@@ -56,6 +56,7 @@ class PropertyView:
     type: str = "string"
     system: str | None = None
     display: str | None = None
+    uri: str | None = None  # the property's definition (CodeSystem.property.uri), where known
 
 
 @dataclass

@@ -19,7 +19,7 @@ from termserver.errors import (InvalidRequest, NotFound, TooCostly, UnknownCodeS
                                VersionRuleError)
 from termserver.models import CodeSystemVersion, Concept, ConceptProperty, ValueSetVersion
 from termserver.services import catalog, messages
-from termserver.services.catalog import Context, DesignationView
+from termserver.services.catalog import Context, DesignationView, PropertyView
 from termserver.services.results import Coding, Expansion, ExpansionEntry, Issue, ValidationResult
 from termserver.services.search import Match, SystemIndex
 from termserver.text import fold
@@ -56,6 +56,7 @@ class ExpandRequest:
     force_versions: dict[str, str] = field(default_factory=dict)  # force-system-version
     check_versions: dict[str, str] = field(default_factory=dict)  # check-system-version
     echo: list[tuple[str, str, Any]] = field(default_factory=list)  # request parameters the expansion repeats
+    properties: tuple[str, ...] = ()  # property: concept properties to return with each code ("*": all)
 
 
 def resolve_value_set(ctx: Context, url: str | None, version: str | None = None,
@@ -236,6 +237,7 @@ class _Row:
     match: tuple[str, str, float] | None = None  # (matched term, match kind, score) from the search index
     parents: list[str] = field(default_factory=list)  # parent codes, where the expansion may nest this row
     status: str | None = None
+    properties: list[PropertyView] = field(default_factory=list)  # the properties the request asked for
 
 
 Key = tuple[str, str, str]  # (system as the value set names it, version or "" when versions are not told apart, code)
@@ -485,6 +487,7 @@ class _Evaluator:
                                                      [r.code for r in records])
         own = catalog.own_designations(self.ctx, row, [r.id for r in records]) if self._needs_designations(row) else {}
         language = catalog.parse_language(self.request.display_language)
+        wanted = self._wanted_properties(row, records)
         out: dict[Key, _Row] = {}
         for r in records:
             designations = own.get(r.id, []) + supplement.get(r.code, [])
@@ -493,8 +496,31 @@ class _Evaluator:
                 [fold(d.value) for d in supplement.get(r.code, [])]
             out[(system, (row.version or "") if split_versions else "", r.code)] = _Row(
                 system, row.version, r.code, display, r.active, r.not_selectable, (0, r.sort_order), texts,
-                designations, status=r.status)
+                designations, status=r.status, properties=wanted.get(r.id, []))
         return out
+
+    def _wanted_properties(self, row: CodeSystemVersion, records: list[Any]) -> dict[int, list[PropertyView]]:
+        """The properties the request names (``property``; ``definition`` is the concept's definition, ``*``
+        every property) of each record, by concept id."""
+        names = set(self.request.properties)
+        if not names or not records:
+            return {}
+        uris = {d.get("code"): d.get("uri") for d in row.property_definitions or [] if isinstance(d, dict)}
+        found: dict[int, list[PropertyView]] = {}
+        session = self.ctx.session_of(row)
+        ids = [r.id for r in records]
+        if "definition" in names or "*" in names:
+            for concept_id, definition in session.execute(select(Concept.id, Concept.definition).where(
+                    Concept.code_system_id == row.id, Concept.definition.is_not(None))):
+                found.setdefault(concept_id, []).append(PropertyView(
+                    "definition", definition, "string", uri="http://hl7.org/fhir/concept-properties#definition"))
+        for start in range(0, len(ids), 900):
+            query = select(ConceptProperty).where(ConceptProperty.concept_id.in_(ids[start:start + 900]))
+            for p in session.scalars(query.order_by(ConceptProperty.id)):
+                if p.code in names or ("*" in names and p.code not in ("definition",)):
+                    found.setdefault(p.concept_id, []).append(PropertyView(
+                        p.code, p.value, p.type, p.value_system, p.value_display, uris.get(p.code)))
+        return found
 
     def _needs_designations(self, row: CodeSystemVersion) -> bool:
         return bool(self.request.include_designations or self.request.display_language
@@ -661,7 +687,7 @@ def _entry(row: _Row, request: ExpandRequest, show_versions: bool) -> ExpansionE
     return ExpansionEntry(row.system, row.code, row.display, row.version if show_versions else None,
                           inactive=not row.active, abstract=row.abstract,
                           designations=row.designations if request.include_designations else [], match=row.match,
-                          status=row.status)
+                          status=row.status, properties=row.properties)
 
 
 def _nest(rows: list[_Row], every: list[Any], request: ExpandRequest,
