@@ -10,10 +10,11 @@ from flask import current_app, g, request
 from sqlalchemy import select
 
 from termserver.app import context
-from termserver.errors import InvalidRequest, UnsupportedRequest
+from termserver.errors import InvalidRequest, NotFound, UnsupportedRequest
 from termserver.fhir.params import OperationParams
 from termserver.models import CodeSystemVersion
-from termserver.services.catalog import Context
+from termserver.services import messages
+from termserver.services.catalog import Context, missing_supplements
 from termserver.services.request_store import open_request_store
 
 
@@ -44,9 +45,25 @@ def operation_params() -> OperationParams:
 
 
 def operation_context() -> tuple[Context, OperationParams]:
-    """The service context and the inputs of this operation call (with its ``tx-resource`` content, if any)."""
+    """The service context and the inputs of this operation call (with its ``tx-resource`` content and the
+    supplements it asks for, if any)."""
     params = operation_params()
-    return with_request_resources(context(), params), params
+    return with_supplements(with_request_resources(context(), params), params.all("useSupplement")), params
+
+
+def with_supplements(ctx: Context, wanted: list[Any]) -> Context:
+    """``ctx`` using the supplements named by ``useSupplement``.
+
+    :raises NotFound: (422) when one of them is neither loaded nor sent with the request.
+    """
+    if not wanted:
+        return ctx
+    names = [str(w) for w in wanted]
+    missing = missing_supplements(ctx, names)
+    if missing:
+        key = "VALUESET_SUPPLEMENT_MISSING"
+        raise NotFound(messages.plural(key, len(missing), ",".join(missing)), status=422, message_id=key)
+    return dataclasses.replace(ctx, use_supplements=ctx.use_supplements | set(names))
 
 
 def with_request_resources(ctx: Context, params: OperationParams) -> Context:

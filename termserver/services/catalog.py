@@ -30,6 +30,10 @@ class Context:
     settings: dict[str, Any] = field(default_factory=dict)
     search: Any = None  # the SearchIndex, when the app has one (services/search.py)
     overlay: Session | None = None  # this request's tx-resource content (services/request_store.py), never stored
+    # supplements asked for (useSupplement, a value set's valueset-supplement extension): url or url|version.
+    # Supplements in the store always apply (the operator loaded them for that); those sent with a request apply
+    # only when asked for, as FHIR says supplements are used
+    use_supplements: set[str] = field(default_factory=set)
 
     def sessions(self) -> list[Session]:
         """Where resources are looked up by URL: this request's own resources first, then the store."""
@@ -142,10 +146,30 @@ def supplements_of(ctx: Context, row: CodeSystemVersion) -> list[CodeSystemVersi
     """Loaded supplements of the system ``row`` belongs to (any version; a pinned base version must match)."""
     query = select(CodeSystemVersion).where(CodeSystemVersion.supplements == row.url,
                                             CodeSystemVersion.content == "supplement")
-    rows = [r for session in ctx.sessions() for r in session.scalars(query)]
+    rows = list(ctx.session.scalars(query))
+    if ctx.overlay is not None:
+        rows += [r for r in ctx.overlay.scalars(query) if is_requested_supplement(ctx, r)]
     return [r for r in rows if not r.supplements_version or not row.version
             or version_matches(r.supplements_version, row.version) or _loose_version(r.supplements_version,
                                                                                   row.version)]
+
+
+def is_requested_supplement(ctx: Context, row: CodeSystemVersion) -> bool:
+    """Whether the supplement ``row`` was asked for (by url, or url|version)."""
+    return row.url in ctx.use_supplements or f"{row.url}|{row.version}" in ctx.use_supplements
+
+
+def missing_supplements(ctx: Context, wanted: Iterable[str]) -> list[str]:
+    """The supplements in ``wanted`` (url or url|version) that no loaded or supplied code system is."""
+    missing = []
+    for item in wanted:
+        url, _, version = item.partition("|")
+        rows = [r for session in ctx.sessions() for r in session.scalars(
+            select(CodeSystemVersion).where(CodeSystemVersion.url == url, CodeSystemVersion.content == "supplement"))]
+        if not any(not version or r.version == version or (r.version and version_matches(version, r.version))
+                   for r in rows):
+            missing.append(item)
+    return missing
 
 
 def _loose_version(pinned: str, actual: str) -> bool:

@@ -15,6 +15,8 @@ nothing in the request (its own code systems or supplements, version rules) coul
 """
 from __future__ import annotations
 
+import dataclasses
+
 import copy
 import functools
 import re
@@ -340,6 +342,21 @@ class _CodeSystem:
             return None
         view = catalog.concept_view(self.ctx, self.row, concept)
         return _Concept(view.code, view.display, view.active, view.status, view.not_selectable, view.designations)
+
+    def case_variant(self, code: str) -> str | None:
+        """The one code of a case-sensitive system that equals ``code`` ignoring case (``k86`` → ``K86``); None
+        when there is none, or more than one."""
+        if self.snapshot is not None:
+            if not self.snapshot.case_sensitive:
+                return None
+            return self.snapshot.find_folded(code)
+        if not getattr(self.row, "case_sensitive", True):
+            return None
+        from termserver.models import Concept
+
+        found = list(self.ctx.session_of(self.row).scalars(select(Concept.code).where(
+            Concept.code_system_id == self.row.id, Concept.code_folded == code.casefold()).limit(2)))
+        return found[0] if len(found) == 1 and found[0] != code else None
 
     def list_displays(self, displays: Designations, concept: _Concept) -> None:
         """``listDisplaysFromCodeSystem``: the display (in the system's language), then every designation."""
@@ -1426,6 +1443,8 @@ def validate_in_value_set(ctx: Context, vs: dict[str, Any], coded: Coded,
             value = extension.get("valueCanonical") or extension.get("valueUri") or extension.get("valueString")
             if value:
                 run.required_supplements.add(value)
+    # supplements sent with the request apply only when asked for (catalog.supplements_of)
+    run.ctx = dataclasses.replace(ctx, use_supplements=ctx.use_supplements | run.required_supplements)
     checker = Checker(run, vs)
     run.top = checker
     try:

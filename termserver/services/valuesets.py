@@ -6,6 +6,7 @@ Compose evaluation supports include/exclude of whole systems, concept lists, ``v
 """
 from __future__ import annotations
 
+import dataclasses
 import functools
 import re
 import uuid
@@ -27,6 +28,7 @@ from termserver.text import fold
 IMPLICIT = "?fhir_vs"
 STANDARDS_STATUS = "http://hl7.org/fhir/StructureDefinition/structuredefinition-standards-status"
 EXPANSION_PARAMETER = "http://hl7.org/fhir/StructureDefinition/valueset-expansion-parameter"
+VALUESET_SUPPLEMENT = "http://hl7.org/fhir/StructureDefinition/valueset-supplement"
 
 
 @dataclass
@@ -275,6 +277,7 @@ class _Evaluator:
             text = messages.text("VALUESET_CIRCULAR_REFERENCE", vs.url, "[" + ", ".join(self._stack) + "]")
             raise InvalidRequest(text, issue_code="processing", message_id="VALUESET_CIRCULAR_REFERENCE")
         self._stack.append(key)
+        self._require_supplements(vs)
         outer_source = self._source
         if self._source is None:
             self._source = {**(vs.resource or {}), "status": vs.status}
@@ -285,6 +288,22 @@ class _Evaluator:
         finally:
             self._stack.pop()
             self._source = outer_source if outer_source is not None else self._source
+
+    def _require_supplements(self, vs: ResolvedValueSet) -> None:
+        """The supplements a value set names (``valueset-supplement`` extension) apply to its expansion.
+
+        :raises NotFound: (422) when one is neither loaded nor sent with the request.
+        """
+        wanted = [e.get("valueCanonical") or e.get("valueUri") for e in (vs.resource or {}).get("extension") or []
+                  if isinstance(e, dict) and e.get("url") == VALUESET_SUPPLEMENT]
+        wanted = [w for w in wanted if isinstance(w, str) and w]
+        if not wanted:
+            return
+        missing = catalog.missing_supplements(self.ctx, wanted)
+        if missing:
+            key = "VALUESET_SUPPLEMENT_MISSING"
+            raise NotFound(messages.plural(key, len(missing), ",".join(missing)), status=422, message_id=key)
+        self.ctx = dataclasses.replace(self.ctx, use_supplements=self.ctx.use_supplements | set(wanted))
 
     def _compose(self, vs: ResolvedValueSet) -> dict[Key, _Row]:
         compose = vs.compose
