@@ -221,7 +221,7 @@ def value_set_from_json(resource: dict[str, Any]) -> ParsedValueSet:
         title=resource.get("title"), status=resource.get("status", "active"), publisher=resource.get("publisher"),
         date=resource.get("date"), description=resource.get("description"), compose=resource.get("compose"),
         expansion=resource.get("expansion") if not resource.get("compose") else None,
-        extra={k: v for k, v in resource.items() if k not in _META_KEYS},
+        extra={k: v for k, v in resource.items() if k not in _META_KEYS or k == "language"},
     )
 
 

@@ -55,7 +55,8 @@ def _system_versions(ctx: Context, params: OperationParams, name: str) -> dict[s
 def _echo(params: OperationParams, display_language: str | None) -> list[tuple[str, str, Any]]:
     echo = []
     for name, kind in ECHOED.items():
-        values = [display_language] if name == "displayLanguage" and display_language else params.all(name)
+        values = [_language_list(display_language)] if name == "displayLanguage" and display_language \
+            else params.all(name) if name != "displayLanguage" else []
         for value in values:
             if kind == "Boolean":
                 value = params.bool(name)
@@ -63,6 +64,18 @@ def _echo(params: OperationParams, display_language: str | None) -> list[tuple[s
                 value = params.int(name)
             echo.append((name, kind, value))
     return echo
+
+
+def _language_list(value: str) -> str:
+    """A displayLanguage / Accept-Language value as tx.fhir.org repeats it: unchanged, unless it weighs languages
+    (``de,*; q=0`` → ``de, *; q=0``)."""
+    if ";" not in value:
+        return value
+    items = []
+    for item in value.split(","):
+        tag, _, weight = item.strip().partition(";")
+        items.append(f"{tag.strip()}; {weight.strip().replace(' ', '')}" if weight else tag.strip())
+    return ", ".join(items)
 
 
 @bp.route("/$expand", methods=METHODS)
@@ -81,7 +94,8 @@ def expand(resource_id: str | None = None) -> Any:
         force_versions=_system_versions(ctx, params, "force-system-version"),
         check_versions=_system_versions(ctx, params, "check-system-version"),
         echo=_echo(params, display_language),
-        properties=tuple(p for value in params.all("property") for p in str(value).split(",") if p))
+        properties=tuple(p for value in params.all("property") for p in str(value).split(",") if p),
+        designations=tuple(str(value) for value in params.all("designation")))
     return fhir_response(render.expansion_value_set(valuesets.expand_value_set(ctx, vs, expansion_request)))
 
 
@@ -94,9 +108,10 @@ def validate_code(resource_id: str | None = None) -> Any:
 def validate_code_parameters(ctx: Context, params: OperationParams, resource_id: str | None = None) -> Any:
     """The ``Parameters`` answer of ``ValueSet/$validate-code`` (shared with ``$batch-validate-code``)."""
     options = validation_options(ctx, params)
-    coded = coded_value(params, code_system=False)
+    # the value set first, as tx.fhir.org: an unknown one (or instance id) is the answer whatever the code
     vs = valuesets.value_set_to_validate(ctx, params.str("url"), _valueset_version(ctx, params),
                                          params.resource("valueSet"), resource_id)
+    coded = coded_value(params, code_system=False)
     if coded.mode == "code" and not (coded.concept["coding"][0].get("system") or options.infer_system
                                      or valuesets.is_implicit_url(vs.get("url"))):
         raise InvalidRequest("$validate-code: parameter 'system' is required with 'code' on a value set "

@@ -59,6 +59,7 @@ class ExpandRequest:
     check_versions: dict[str, str] = field(default_factory=dict)  # check-system-version
     echo: list[tuple[str, str, Any]] = field(default_factory=list)  # request parameters the expansion repeats
     properties: tuple[str, ...] = ()  # property: concept properties to return with each code ("*": all)
+    designations: tuple[str, ...] = ()  # designation: which designations includeDesignations lists
 
 
 def resolve_value_set(ctx: Context, url: str | None, version: str | None = None,
@@ -183,6 +184,14 @@ def expansion_parameter(vs: ResolvedValueSet, name: str) -> str | None:
             value = next((v for k, v in (parts.get("value") or {}).items() if k.startswith("value")), None)
             return str(value).lower() if isinstance(value, bool) else None if value is None else str(value)
     return None
+
+
+def _designation_matches(designation: DesignationView, wanted: str) -> bool:
+    """A ``designation`` filter: ``urn:ietf:bcp:47|<language>`` or ``<use system>|<use code>``."""
+    system, _, code = wanted.partition("|")
+    if system == "urn:ietf:bcp:47":
+        return bool(designation.language) and designation.language.lower() == code.lower()
+    return designation.use_system == system and designation.use_code == code
 
 
 def _canonical(url: str | None, version: str | None) -> str:
@@ -505,18 +514,57 @@ class _Evaluator:
         supplement = catalog.supplement_designations(self.ctx, row, None if codes is None else
                                                      [r.code for r in records])
         own = catalog.own_designations(self.ctx, row, [r.id for r in records]) if self._needs_designations(row) else {}
-        language = catalog.parse_language(self.request.display_language)
+        languages = self._languages(row)
         wanted = self._wanted_properties(row, records)
         out: dict[Key, _Row] = {}
         for r in records:
-            designations = own.get(r.id, []) + supplement.get(r.code, [])
-            display = catalog.preferred_display(row, r.display, designations, language)
+            display, designations = self._display(row, r.display, own.get(r.id, []) + supplement.get(r.code, []),
+                                                  languages)
             texts = [fold(display)] + [t for t in r.search_text.split(" | ") if t] + \
                 [fold(d.value) for d in supplement.get(r.code, [])]
             out[(system, (row.version or "") if split_versions else "", r.code)] = _Row(
                 system, row.version, r.code, display, r.active, r.not_selectable, (0, r.sort_order), texts,
                 designations, status=r.status, properties=wanted.get(r.id, []))
         return out
+
+    def _languages(self, row: CodeSystemVersion) -> Any:
+        """The languages displays are chosen in: the request's (displayLanguage, Accept-Language, the value set's
+        language), else the language a Danish GP reads this system in; None for the code system's own display."""
+        from termserver.services.validation import Languages
+
+        wanted = self.request.display_language or catalog.default_language(row)
+        return Languages.parse(wanted) if wanted else None
+
+    def _display(self, row: CodeSystemVersion, display: str | None, designations: list[DesignationView],
+                 languages: Any) -> tuple[str | None, list[DesignationView]]:
+        """The display to show (the best designation for ``languages``, by tx.fhir.org's rules), and the other
+        designations (the code system's own display among them when another one was chosen), as
+        ``includeDesignations`` lists them, kept to the ``designation`` filters."""
+        if languages is None and not designations:
+            return display, []
+        from termserver.services.validation import Designations, Language as _language
+
+        base = DesignationView(display, row.language, catalog.HL7_TERM_MAINT, "preferredForLanguage",
+                               "Preferred For Language") if display else None
+        every = ([base] if base else []) + designations
+        candidates = Designations()
+        base_lang = row.language
+        candidates.base_lang = _language(base_lang) if base_lang else None
+        for item in every:
+            candidates.add(item)
+        chosen = candidates.preferred(languages) if languages is not None else None
+        index = candidates.designations.index(chosen) if chosen is not None else -1
+        if chosen is None and languages is not None and any(
+                entry.code == "*" and entry.quality <= 0 for entry in languages.languages):
+            shown, others = None, list(every)  # "de, *; q=0": a display in those languages, or none
+        elif chosen is None or (base is not None and index == 0):
+            shown, others = display, list(designations)  # the code system's own display
+        else:
+            shown, others = chosen.value, [d for i, d in enumerate(every) if i != index]
+        filters = self.request.designations
+        if filters:
+            others = [d for d in others if any(_designation_matches(d, f) for f in filters)]
+        return shown, others
 
     def _wanted_properties(self, row: CodeSystemVersion, records: list[Any]) -> dict[int, list[PropertyView]]:
         """The properties the request names (``property``; ``definition`` is the concept's definition, ``*``
@@ -655,6 +703,7 @@ def expand_value_set(ctx: Context, vs: ResolvedValueSet, request: ExpandRequest)
 
     :raises TooCostly: when the result is larger than the configured limit and no count was given.
     """
+    request = _with_value_set_parameters(vs, request)
     used_systems: dict[str, None] = {}
     evaluator = _Evaluator(ctx, request)
     rows: list[Any] | None = _rows_from_index(ctx, vs, request, used_systems) if request.filter else None
@@ -700,6 +749,38 @@ def expand_value_set(ctx: Context, vs: ResolvedValueSet, request: ExpandRequest)
     parameters += [(name, "Uri", used) for name, used in evaluator.status_warnings]
     return Expansion(vs.url, vs.version, vs.name, vs.title, vs.status, total, request.offset, contains,
                      parameters, vs.resource, include_definition=request.include_definition)
+
+
+# the expansion parameters a value set may set for itself (valueset-expansion-parameter on its compose), and the
+# ExpandRequest field each sets when the request does not
+_VALUE_SET_PARAMETERS = {"displayLanguage": "display_language", "activeOnly": "active_only",
+                         "includeDesignations": "include_designations", "excludeNested": "exclude_nested",
+                         "excludeNotForUI": "exclude_not_selectable"}
+
+
+def _with_value_set_parameters(vs: ResolvedValueSet, request: ExpandRequest) -> ExpandRequest:
+    """``request`` with the value set's own expansion parameters where the request gives none, and with the value
+    set's language as displayLanguage when nothing else names one (as tx.fhir.org reads them); each one applied is
+    repeated in the expansion."""
+    given = {name for name, _, _ in request.echo}
+    changes: dict[str, Any] = {}
+    echo = list(request.echo)
+    for name, attribute in _VALUE_SET_PARAMETERS.items():
+        value = expansion_parameter(vs, name)
+        if value is None or name in given or (name == "displayLanguage" and request.display_language):
+            continue
+        if attribute == "display_language":
+            changes[attribute] = value
+            echo.append((name, "Code", value))
+        else:
+            changes[attribute] = value == "true"
+            echo.append((name, "Boolean", value == "true"))
+    language = (vs.resource or {}).get("language")
+    if not request.display_language and "display_language" not in changes and isinstance(language, str) \
+            and language:
+        changes["display_language"] = language
+        echo.append(("displayLanguage", "Code", language))
+    return dataclasses.replace(request, echo=echo, **changes) if changes else request
 
 
 def _entry(row: _Row, request: ExpandRequest, show_versions: bool) -> ExpansionEntry:
