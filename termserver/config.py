@@ -66,7 +66,7 @@ SETTINGS: tuple[Setting, ...] = (
             "How often (seconds) a server checks whether a load changed the store and rebuilds its search index."),
     Setting("SYSTEM_ALIASES", "TERMSERVER_SYSTEM_ALIASES", {}, _aliases,
             "Extra code system URI aliases, 'alias=canonical' pairs separated by commas; added to the built-in table."),
-    Setting("EXPAND_LIMIT", "TERMSERVER_EXPAND_LIMIT", 10000, _int,
+    Setting("EXPAND_LIMIT", "TERMSERVER_EXPAND_LIMIT", 1000, _int,
             "Largest $expand answered in one response; bigger expansions must be paged with count/offset."),
     Setting("DEFAULT_COUNT", "TERMSERVER_DEFAULT_COUNT", 1000, _int,
             "Page size used by $expand when a filter is given without count."),

@@ -162,14 +162,16 @@ def expansion_value_set(expansion: Expansion) -> dict[str, Any]:
     properties: dict[str, str] = {}
     contains = [_contains_json(entry, properties) for entry in expansion.contains]
     body: dict[str, Any] = {"identifier": new_identifier(), "timestamp": now_iso(), "total": expansion.total}
-    if expansion.offset:
+    if expansion.offset or expansion.show_offset:
         body["offset"] = expansion.offset
     if expansion.parameters:
         body["parameter"] = [_param(name, kind, value) for name, kind, value in expansion.parameters]
+    if expansion.extensions:
+        body["extension"] = list(expansion.extensions)
     if properties:  # R5's expansion.property, carried in R4 by its cross-version extension
-        body["extension"] = [{"url": EXPANSION_PROPERTY, "extension": [
+        body.setdefault("extension", []).extend({"url": EXPANSION_PROPERTY, "extension": [
             {"url": "code", "valueCode": code}, *([{"url": "uri", "valueUri": uri}] if uri else [])]}
-            for code, uri in properties.items()]
+            for code, uri in properties.items())
     if contains:
         body["contains"] = contains
     resource["expansion"] = body

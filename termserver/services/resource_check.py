@@ -332,9 +332,8 @@ def value_set_members(ctx: Context, url: str) -> ValueSetMembers | None:
                 if isinstance(concept, dict) and isinstance(concept.get("code"), str):
                     listed[(system, concept["code"])] = concept.get("display")
         return ValueSetMembers(vs.url or url, vs.version, listed, frozenset(whole))
-    expansion = valuesets.expand_value_set(ctx, vs, valuesets.ExpandRequest())
-    for entry in expansion.contains:
-        listed[(ctx.aliases.canonical(entry.system), entry.code)] = entry.display
+    for system, code, display in valuesets.value_set_members(ctx, vs):
+        listed[(ctx.aliases.canonical(system), code)] = display
     return ValueSetMembers(vs.url or url, vs.version, listed)
 
 

@@ -106,3 +106,5 @@ class Expansion:
     parameters: list[tuple[str, str, Any]] = field(default_factory=list)  # (name, value type, value)
     resource: dict[str, Any] | None = None  # the value set definition, echoed back without its expansion
     include_definition: bool = False  # includeDefinition: echo the compose and descriptive elements too
+    show_offset: bool = False  # expansion.offset is stated (the request gave one)
+    extensions: list[dict[str, Any]] = field(default_factory=list)  # expansion.extension (valueset-unclosed, ...)

@@ -29,6 +29,8 @@ IMPLICIT = "?fhir_vs"
 STANDARDS_STATUS = "http://hl7.org/fhir/StructureDefinition/structuredefinition-standards-status"
 EXPANSION_PARAMETER = "http://hl7.org/fhir/StructureDefinition/valueset-expansion-parameter"
 VALUESET_SUPPLEMENT = "http://hl7.org/fhir/StructureDefinition/valueset-supplement"
+UNCLOSED = "http://hl7.org/fhir/StructureDefinition/valueset-unclosed"
+UNCLOSED_REASON = "http://hl7.org/fhir/StructureDefinition/valueset-unclosed-reason"
 
 
 @dataclass
@@ -60,6 +62,7 @@ class ExpandRequest:
     echo: list[tuple[str, str, Any]] = field(default_factory=list)  # request parameters the expansion repeats
     properties: tuple[str, ...] = ()  # property: concept properties to return with each code ("*": all)
     designations: tuple[str, ...] = ()  # designation: which designations includeDesignations lists
+    offset_given: bool = False  # an offset parameter (even 0) makes the expansion state its offset
 
 
 def resolve_value_set(ctx: Context, url: str | None, version: str | None = None,
@@ -275,6 +278,8 @@ class _Evaluator:
         self.warnings: list[str] = []
         self.versions_match = False  # echoed as the versionsMatch expansion parameter when set
         self.applied: dict[tuple[str, str], None] = {}  # version rules that chose a version: (parameter, value)
+        self.used_fragments: dict[str, None] = {}  # url|version of code systems that are fragments
+        self.expansion_extensions: list[dict[str, Any]] = []  # valueset-unclosed and its reason
         self.can_be_hierarchy = True  # the expansion may nest codes under their parents
         self.show_versions = False  # contains.version is shown when a compose tells versions apart
         self._stack: list[str] = []
@@ -284,7 +289,8 @@ class _Evaluator:
         key = f"{vs.url}|{vs.version}"
         if key in self._stack:
             text = messages.text("VALUESET_CIRCULAR_REFERENCE", vs.url, "[" + ", ".join(self._stack) + "]")
-            raise InvalidRequest(text, issue_code="processing", message_id="VALUESET_CIRCULAR_REFERENCE")
+            raise InvalidRequest(text, issue_code="processing", tx_code="vs-invalid",
+                                 message_id="VALUESET_CIRCULAR_REFERENCE")
         self._stack.append(key)
         self._require_supplements(vs)
         outer_source = self._source
@@ -457,6 +463,13 @@ class _Evaluator:
             raise UnknownCodeSystem(text, tx_code="not-found", message_id=key) from exc
         self._check_version(system, row)
         self.used_systems[_canonical(row.url, row.version)] = None
+        if row.content == "fragment":  # the code system is only part of itself: the expansion may miss codes
+            self.used_fragments[_canonical(row.url, row.version)] = None
+            for extension in ({"url": UNCLOSED, "valueBoolean": True},
+                              {"url": UNCLOSED_REASON, "valueString": "This extension is based on a fragment of the "
+                                                                       f"code system {system}"}):
+                if extension not in self.expansion_extensions:
+                    self.expansion_extensions.append(extension)
         self._note_status(row.extra or {}, row.status, _canonical(row.url, row.version))
         for supplement in catalog.supplements_of(self.ctx, row):
             self.used_supplements[_canonical(supplement.url, supplement.version)] = None
@@ -695,6 +708,12 @@ def _match_rank(row: _Row, words: list[str], phrase: str) -> tuple[int, int] | N
     return None
 
 
+def value_set_members(ctx: Context, vs: ResolvedValueSet) -> list[tuple[str, str, str | None]]:
+    """Every member of ``vs`` as (system, code, display): its compose evaluated, with no expansion size limit (an
+    internal use, such as checking a resource's codings against the value sets its profile binds)."""
+    return [(row.system, row.code, row.display) for row in _Evaluator(ctx, ExpandRequest()).evaluate(vs).values()]
+
+
 def expand_value_set(ctx: Context, vs: ResolvedValueSet, request: ExpandRequest) -> Expansion:
     """Expand ``vs``: evaluate the compose, apply activeOnly and the text filter, then page.
 
@@ -723,8 +742,10 @@ def expand_value_set(ctx: Context, vs: ResolvedValueSet, request: ExpandRequest)
     total = len(rows)
     limit = int(ctx.settings.get("EXPAND_LIMIT", 10000))
     if count is None and total > limit:
-        raise TooCostly(f"Value set '{vs.url or '(in request)'}' has {total} codes, more than this server returns "
-                        f"in one expansion ({limit}); page with count/offset or narrow it with filter")
+        key = "VALUESET_TOO_COSTLY"
+        raise TooCostly(messages.text(key, _canonical(vs.url, vs.version) or "(in request)", f">{limit}")
+                        + f": it has {total} codes; page it with count and offset, or narrow it with filter",
+                        message_id=key)
     if request.offset < 0 or (count is not None and count < 0):
         raise InvalidRequest("count and offset must not be negative")
     if count is not None and min(count, max(total - request.offset, 0)) > limit:
@@ -744,11 +765,15 @@ def expand_value_set(ctx: Context, vs: ResolvedValueSet, request: ExpandRequest)
         parameters.append(("versionsMatch", "Boolean", True))
     parameters += [(name, "Uri", value) for name, value in evaluator.applied]
     parameters += [("used-codesystem", "Uri", used) for used in used_systems]
+    parameters += [("used-fragment", "Uri", used) for used in evaluator.used_fragments]
     parameters += [("used-valueset", "Uri", used) for used in evaluator.used_value_sets]
     parameters += [("used-supplement", "Uri", used) for used in evaluator.used_supplements]
     parameters += [(name, "Uri", used) for name, used in evaluator.status_warnings]
-    return Expansion(vs.url, vs.version, vs.name, vs.title, vs.status, total, request.offset, contains,
-                     parameters, vs.resource, include_definition=request.include_definition)
+    expansion = Expansion(vs.url, vs.version, vs.name, vs.title, vs.status, total, request.offset, contains,
+                          parameters, vs.resource, include_definition=request.include_definition,
+                          show_offset=request.offset_given)
+    expansion.extensions += evaluator.expansion_extensions
+    return expansion
 
 
 # the expansion parameters a value set may set for itself (valueset-expansion-parameter on its compose), and the
@@ -794,30 +819,30 @@ def _nest(rows: list[_Row], every: list[Any], request: ExpandRequest,
           show_versions: bool) -> list[ExpansionEntry]:
     """The rows as a tree: each under its nearest ancestor that is in the expansion (roots at the top); ``every``
     evaluated row (before activeOnly and excludeNotForUI) gives the way up past the codes those left out."""
-    entries = {(row.system, row.code): _entry(row, request, show_versions) for row in rows}
-    parents_of = {(r.system, r.code): r.parents for r in every if isinstance(r, _Row)}
+    entries = {(row.system, row.version, row.code): _entry(row, request, show_versions) for row in rows}
+    parents_of = {(r.system, r.version, r.code): r.parents for r in every if isinstance(r, _Row)}
     roots: list[ExpansionEntry] = []
     for row in rows:
-        parent = _nearest_in(row.system, row.parents, entries, parents_of)
-        entry = entries[(row.system, row.code)]
+        parent = _nearest_in(row.system, row.version, row.parents, entries, parents_of)
+        entry = entries[(row.system, row.version, row.code)]
         if parent is None:
             roots.append(entry)
         else:
-            entries[(row.system, parent)].contains.append(entry)
+            entries[(row.system, row.version, parent)].contains.append(entry)
     return roots
 
 
-def _nearest_in(system: str, parents: list[str], members: dict[tuple[str, str], Any],
-                parents_of: dict[tuple[str, str], list[str]]) -> str | None:
+def _nearest_in(system: str, version: str | None, parents: list[str], members: dict[Any, Any],
+                parents_of: dict[Any, list[str]]) -> str | None:
     seen: set[str] = set()
     while parents:
         parent = parents[0]
-        if (system, parent) in members:
+        if (system, version, parent) in members:
             return parent
         if parent in seen:
             return None
         seen.add(parent)
-        parents = parents_of.get((system, parent), [])
+        parents = parents_of.get((system, version, parent), [])
     return None
 
 
