@@ -25,6 +25,7 @@ RESOURCE_TYPES = ("CodeSystem", "ValueSet", "ConceptMap", "Bundle")
 LAYERED_SYSTEMS: dict[str, tuple[int, str]] = {NPU: (10, "addition")}
 
 _ALIASES = AliasTable()
+NOT_SELECTABLE_URI = "http://hl7.org/fhir/concept-properties#notSelectable"
 _RESOURCE_TYPE = re.compile(r'"resourceType"\s*:\s*"([A-Za-z]+)"')
 
 
@@ -153,6 +154,13 @@ def code_system_from_json(resource: dict[str, Any]) -> ParsedCodeSystem:
         system.layer_priority, system.layer_role = LAYERED_SYSTEMS[canonical]
         system.layer = f"fhir:{resource.get('id') or system.name or 'codesystem'}"
     _flatten(resource.get("concept", []), None, system.concepts)
+    # a property defined as concept-properties#notSelectable marks abstract codes whatever its code is
+    not_selectable = {p.code for p in system.property_definitions if p.uri == NOT_SELECTABLE_URI} - {"notSelectable"}
+    if not_selectable:
+        for concept in system.concepts:
+            for prop in concept.properties:
+                if prop.code in not_selectable and prop.type == "boolean":
+                    concept.not_selectable = prop.value == "true"
     return system
 
 

@@ -654,8 +654,6 @@ class _Evaluator:
             return [(r.code, r.display) for r in session.execute(base)]
         if prop == "inactive":
             return [(r.code, "false" if r.active else "true") for r in session.execute(base)]
-        if prop == "notSelectable":
-            return [(r.code, "true" if r.not_selectable else "false") for r in session.execute(base)]
         if prop in ("parent", "child"):
             children = catalog.hierarchy(self.ctx, row)
             pairs = [(child, parent) for parent, kids in children.items() for child in kids]
