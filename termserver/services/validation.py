@@ -26,7 +26,7 @@ from typing import Any, Callable
 from sqlalchemy import or_, select
 
 from termserver.errors import InvalidRequest, NotFound, TermserverError
-from termserver.models import CodeSystemVersion
+from termserver.models import CodeSystemVersion, Concept
 from termserver.services import catalog
 from termserver.services.catalog import Context, DesignationView
 from termserver.services.messages import plural, text
@@ -352,8 +352,6 @@ class _CodeSystem:
             return self.snapshot.find_folded(code)
         if not getattr(self.row, "case_sensitive", True):
             return None
-        from termserver.models import Concept
-
         found = list(self.ctx.session_of(self.row).scalars(select(Concept.code).where(
             Concept.code_system_id == self.row.id, Concept.code_folded == code.casefold()).limit(2)))
         return found[0] if len(found) == 1 and found[0] != code else None
@@ -844,6 +842,7 @@ class Checker:
                     op.add("error", "code-invalid", _add_to_path(path, "code"),
                            "Unknown_Code_in_Version" if cs.version else "Unknown_Code_in",
                            _unknown_code_message(st.sent_system or cs.url, cs.version, code), "invalid-code")
+                    _case_hint(op, path, cs, code)
                 return False
             if concept.code != code:
                 self.run.normalisation_issue(op, path, code, concept.code, cs)
@@ -1049,8 +1048,9 @@ class Checker:
                             if prov.content == "complete":
                                 m = _unknown_code_message(ws, prov.version, code)
                                 msg(m)
-                                op.add("error", "code-invalid", _add_to_path(path, "code"), "Unknown_Code_in_Version",
-                                       m, "invalid-code", if_new=True)
+                                if op.add("error", "code-invalid", _add_to_path(path, "code"),
+                                          "Unknown_Code_in_Version", m, "invalid-code", if_new=True):
+                                    _case_hint(op, path, prov, code)
                             else:
                                 m = text("UNKNOWN_CODE_IN_FRAGMENT", code, ws, prov.version)
                                 op.add("warning", "code-invalid", _add_to_path(path, "code"),
@@ -1142,8 +1142,30 @@ class Checker:
             out.message = "; ".join(sorted(mt))
         if mode == "codeableConcept":
             out.codeable_concept = concept
+        self._alias_notes(codings, issue_path, op)
         out.issues = op.issues
         return out
+
+    def _alias_notes(self, codings: list[dict[str, Any]], issue_path: str, op: _Outcome) -> None:
+        """Our own addition to tx.fhir.org's answer: when an unknown-code or display issue names a system the
+        client sent by one of this server's aliases (``urn:oid:1.2.208.176.2.31``), an information issue says
+        which system that is. The HL7 texts stay as they are (they name the system as sent); the HL7 tests never
+        use an alias."""
+        about_the_system = [issue.text for issue in op.issues
+                            if issue.tx_code in ("invalid-code", "invalid-display", "display-comment")]
+        for i, c in enumerate(codings):
+            system = c.get("system")
+            if not system or self.ctx.aliases.is_retired(system):  # a retired alias has its own warning
+                continue
+            canonical = self.ctx.aliases.canonical(system)
+            named = re.compile(re.escape(system) + r"(?![\w.])")
+            if canonical == system or not any(named.search(t) for t in about_the_system):
+                continue
+            cs = self.run.find_code_system(system, None, apply_rules=False)
+            label = catalog.system_label(cs.row) if cs is not None else f"'{canonical}'"
+            path = f"{issue_path}.coding[{i}]" if issue_path == "CodeableConcept" else issue_path
+            op.add("information", "informational", _add_to_path(path, "system"), None,
+                   f"'{system}' is this server's alias of {label}", "process-note", if_new=True)
 
     @property
     def vurl_or_msg(self) -> str:
@@ -1228,6 +1250,16 @@ class Checker:
                        displays.status_of(display))
             op.add("warning" if options.display_warning else "error", "invalid", where, "INACTIVE_DISPLAY_FOUND", m,
                    "display-comment")
+
+
+def _case_hint(op: _Outcome, path: str, cs: _CodeSystem, code: str) -> None:
+    """Our own addition to tx.fhir.org's answer, after an unknown code: when the code system is case sensitive and
+    exactly one of its codes equals this one ignoring case, an information issue names it (``k86`` → ``K86``)."""
+    near = cs.case_variant(code)
+    if near is not None:
+        op.add("information", "business-rule", _add_to_path(path, "code"), None,
+               f"Did you mean '{near}'? Codes in {catalog.system_label(cs.row)} are case sensitive", "code-rule",
+               if_new=True)
 
 
 def _add_unique(items: list[str], value: str) -> None:
