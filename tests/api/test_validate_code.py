@@ -5,12 +5,14 @@ parameters in the same order, and issues with the same severity, issue type, tx-
 """
 from __future__ import annotations
 
+import copy
 import json
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from termserver.conformance.compare import sort_operation_outcome
 from tests.api.fhir_check import check_outcome, check_response, names, tx_codes, value
 
 ICPC2 = "http://hl7.org/fhir/sid/icpc-2"
@@ -21,6 +23,17 @@ SKS = "urn:oid:1.2.208.176.2.4.12"
 NPU = "urn:oid:1.2.208.176.2.1"
 MCS_LEGACY = "https://terminology.medcom.dk/fhir/observation-code"
 UNKNOWN_SYSTEM = "http://example.org/fhir/CodeSystem/unknown"
+
+ICPC2_LABEL = ("'http://hl7.org/fhir/sid/icpc-2' (International Classification of Primary Care, 2nd edition "
+               "(ICPC-2e) 7.0)")
+ALIAS_NOTE = f"'{ICPC2_OID}' is this server's alias of {ICPC2_LABEL}"  # our note when an HL7 text names the alias
+WRONG_DISPLAY = (
+    "Wrong Display Name 'Forhøjet blodtryk, forkert' for urn:oid:1.2.208.176.2.31#K86. Valid display is one of 5 "
+    "choices: 'Hypertension uncomplicated' (en), 'Hypertensjon ukomplisert' (nb), 'Ukompliceret hypertension' (da), "
+    "'Verenpainetauti, komplisoitumaton' (fi) or 'Blodtryckssjukdom utan komplikationer' (sv) (for the language(s) "
+    "'--')")
+UNKNOWN_K999 = "Unknown code 'K999' in the CodeSystem 'urn:oid:1.2.208.176.2.31' version '7.0'"
+NOT_IN_ALL = "The provided code 'urn:oid:1.2.208.176.2.31#K999' was not found in the value set '{}|7.0'"
 
 CS = "/fhir/CodeSystem/$validate-code"
 VS = "/fhir/ValueSet/$validate-code"
@@ -83,14 +96,17 @@ def test_wrong_display_is_an_error(client, operation, form, prefix):
     body = validate(client, operation, form, ICPC2_OID, "K86", "Forhøjet blodtryk, forkert")
     assert value(body, "result") is False
     assert value(body, "display") == "Ukompliceret hypertension"  # the right one, for the client to use
-    [issue] = issues(body)
+    issue, note = issues(body)
     assert issue["severity"] == "error"
     assert issue["code"] == "invalid"
-    assert tx_codes(value(body, "issues")) == ["invalid-display"]
+    assert tx_codes(value(body, "issues")) == ["invalid-display", "process-note"]
     assert issue["expression"] == [f"{prefix}display"]
-    for fragment in ("'Forhøjet blodtryk, forkert'", "'K86'", "Ukompliceret hypertension"):
-        assert fragment in issue["details"]["text"]
+    assert issue["details"]["text"] == WRONG_DISPLAY  # tx.fhir.org's text, naming the system as the client sent it
     assert value(body, "message") == issue["details"]["text"]
+    # ... and the alias the client used is explained
+    assert (note["severity"], note["code"], note["expression"]) == ("information", "informational",
+                                                                    [f"{prefix}system"])
+    assert note["details"]["text"] == ALIAS_NOTE
 
 
 @pytest.mark.parametrize("operation", OPERATIONS)
@@ -98,38 +114,61 @@ def test_wrong_display_is_an_error(client, operation, form, prefix):
 def test_unknown_code(client, operation, form, prefix):
     body = validate(client, operation, form, ICPC2_OID, "K999")
     assert value(body, "result") is False
-    expected = ["invalid-code"] if operation == CS else ["not-in-vs", "invalid-code"]
+    # tx.fhir.org's issues in its order (the unknown code first), then our note on the alias
+    if operation == CS:
+        expected = ["invalid-code", "process-note"]
+    elif form == "codeableConcept":
+        expected = ["invalid-code", "this-code-not-in-vs", "not-in-vs", "process-note"]
+    else:
+        expected = ["invalid-code", "not-in-vs", "process-note"]
     assert tx_codes(value(body, "issues")) == expected
-    unknown = issues(body)[-1]
+    unknown, note = issues(body)[0], issues(body)[-1]
     assert (unknown["severity"], unknown["code"]) == ("error", "code-invalid")
     assert unknown["expression"] == [f"{prefix}code"]
-    assert "Unknown code 'K999'" in unknown["details"]["text"]
-    assert ICPC2_OID in unknown["details"]["text"] and ICPC2 in unknown["details"]["text"]
-    assert "K999" in value(body, "message")
+    assert unknown["details"]["text"] == UNKNOWN_K999
+    # the HL7 text names the alias as sent; the note names the system it stands for (both URIs, title, version)
+    assert (note["severity"], note["expression"], note["details"]["text"]) == ("information", [f"{prefix}system"],
+                                                                               ALIAS_NOTE)
+    if operation == CS:
+        message = UNKNOWN_K999
+    elif form == "codeableConcept":
+        message = f"No valid coding was found for the value set '{ICPC2_ALL}|7.0'; {UNKNOWN_K999}"
+    else:
+        message = f"{NOT_IN_ALL.format(ICPC2_ALL)}; {UNKNOWN_K999}"
+    assert value(body, "message") == message
 
 
-def test_case_matters_and_the_message_says_so(client):
+def test_case_matters_and_the_answer_says_so(client):
     body = get(client, CS, system=ICPC2, code="k86")
     assert value(body, "result") is False
-    assert "did you mean 'K86'" in value(body, "message")
+    unknown, hint = issues(body)
+    assert unknown["details"]["text"] == f"Unknown code 'k86' in the CodeSystem '{ICPC2}' version '7.0'"
+    assert value(body, "message") == unknown["details"]["text"]  # tx.fhir.org's message, unchanged
+    # our hint, as an issue of its own so that tx.fhir.org's texts stay exact
+    assert (hint["severity"], hint["code"], hint["expression"]) == ("information", "business-rule", ["code"])
+    assert tx_codes(value(body, "issues")) == ["invalid-code", "code-rule"]
+    assert hint["details"]["text"] == f"Did you mean 'K86'? Codes in {ICPC2_LABEL} are case sensitive"
 
 
 @pytest.mark.parametrize("operation", OPERATIONS)
 def test_unknown_system(client, operation):
     body = validate(client, operation, "get", UNKNOWN_SYSTEM, "K86")
     assert value(body, "result") is False
-    assert tx_codes(value(body, "issues"))[-1] == "not-found"
-    not_found = issues(body)[-1]
+    # tx.fhir.org's order: the unknown system, then (in a value set) the code not being in it
+    assert tx_codes(value(body, "issues")) == (["not-found"] if operation == CS else ["not-found", "not-in-vs"])
+    not_found = issues(body)[0]
     assert (not_found["severity"], not_found["code"], not_found["expression"]) == ("error", "not-found", ["system"])
-    assert UNKNOWN_SYSTEM in not_found["details"]["text"]
+    assert not_found["details"]["text"] == (f"A definition for CodeSystem '{UNKNOWN_SYSTEM}' could not be found, so "
+                                            f"the code cannot be validated")
 
 
 def test_unknown_version(client):
     body = get(client, CS, system=ICPC2, code="K86", version="6.0")
     assert value(body, "result") is False
     [issue] = issues(body)
-    assert issue["expression"] == ["version"]
-    assert "'6.0'" in issue["details"]["text"] and "7.0" in issue["details"]["text"]
+    assert issue["expression"] == ["system"]  # where tx.fhir.org reports an unknown version
+    assert issue["details"]["text"] == (f"A definition for CodeSystem '{ICPC2}' version '6.0' could not be found, so "
+                                        f"the code cannot be validated. Valid versions: 7.0")
 
 
 @pytest.mark.parametrize(("url", "system", "code"), [
@@ -165,16 +204,33 @@ def test_value_set_sent_in_the_body(client):
     assert "http://example.org/fhir/ValueSet/hypertension" in value(outside, "message")
 
 
-def test_codeable_concept_is_valid_when_one_coding_is(client):
+def test_codeable_concept_with_an_unknown_code_is_invalid_even_when_another_coding_is_valid(client):
+    # as tx.fhir.org: the unknown code is an error, and any error makes the answer false; the valid coding is the
+    # one the answer names
     concept = {"coding": [{"system": ICPC2_OID, "code": "K999"}, {"system": ICPC2_OID, "code": "K86"}],
                "text": "Forhøjet blodtryk"}
     for operation in (CS, VS):
         scope = [] if operation == CS else [{"name": "url", "valueUri": ICPC2_ALL}]
         body = post(client, operation, *scope, {"name": "codeableConcept", "valueCodeableConcept": concept})
-        assert value(body, "result") is True
+        assert value(body, "result") is False
         assert value(body, "code") == "K86"
+        assert value(body, "display") == "Ukompliceret hypertension"
         assert value(body, "codeableConcept") == concept
-        assert all(issue["severity"] != "error" for issue in issues(body))
+        assert tx_codes(value(body, "issues")) == (["invalid-code", "process-note"] if operation == CS else
+                                                   ["invalid-code", "this-code-not-in-vs", "process-note"])
+        assert issues(body)[0]["expression"] == ["CodeableConcept.coding[0].code"]
+        assert value(body, "message") == UNKNOWN_K999
+
+
+def test_codeable_concept_in_a_value_set_is_valid_when_one_coding_is_and_another_system_is_unknown(client):
+    concept = {"coding": [{"system": UNKNOWN_SYSTEM, "code": "X1"}, {"system": ICPC2_OID, "code": "K86"}]}
+    body = post(client, VS, {"name": "url", "valueUri": ICPC2_ALL},
+                {"name": "codeableConcept", "valueCodeableConcept": concept})
+    assert value(body, "result") is True
+    assert value(body, "code") == "K86"
+    assert value(body, "codeableConcept") == concept
+    assert tx_codes(value(body, "issues")) == ["this-code-not-in-vs", "not-found"]
+    assert [issue["severity"] for issue in issues(body)] == ["information", "warning"]
 
 
 def test_codeable_concept_with_no_valid_coding_reports_each(client):
@@ -182,8 +238,25 @@ def test_codeable_concept_with_no_valid_coding_reports_each(client):
     body = post(client, CS, {"name": "codeableConcept", "valueCodeableConcept": concept})
     assert value(body, "result") is False
     assert [i["expression"] for i in issues(body)] == [["CodeableConcept.coding[0].code"],
-                                                        ["CodeableConcept.coding[1].code"]]
+                                                        ["CodeableConcept.coding[1].code"],
+                                                        ["CodeableConcept.coding[0].system"]]  # the alias note
+    assert tx_codes(value(body, "issues")) == ["invalid-code", "invalid-code", "process-note"]
     assert "K999" in value(body, "message") and "DX999999" in value(body, "message")
+
+
+def test_codeable_concept_without_codings_cannot_be_validated(client):
+    # as tx.fhir.org answers it (not an HTTP error): the first coding, which is missing, has no system
+    concept = {"text": "blodtryk"}
+    body = post(client, CS, {"name": "codeableConcept", "valueCodeableConcept": concept})
+    assert value(body, "result") is False
+    assert value(body, "codeableConcept") == concept
+    [issue] = issues(body)
+    assert (issue["severity"], issue["code"], issue["expression"]) == ("warning", "invalid",
+                                                                       ["CodeableConcept.coding[0]"])
+    assert tx_codes(value(body, "issues")) == ["invalid-data"]
+    assert value(body, "message") == issue["details"]["text"] == (
+        "Coding has no system. A code with no system has no defined meaning, and it cannot be validated. A system "
+        "should be provided")
 
 
 def test_inactive_code_is_valid_with_a_warning(client):
@@ -222,14 +295,25 @@ def test_system_is_inferred(client, params, system):
     assert value(body, "system") == system
 
 
-@pytest.mark.parametrize("params", [{"url": ICPC2_ALL, "code": "K999"},
-                                    {"url": f"{ICPC2}?fhir_vs=isa/K", "code": "N01", "inferSystem": "true"}])
-def test_system_cannot_be_inferred(client, params):
-    body = get(client, VS, **params)
+def test_system_cannot_be_inferred(client):
+    body = get(client, VS, url=ICPC2_ALL, code="K999")
     assert value(body, "result") is False
     assert value(body, "system") is None
-    assert tx_codes(value(body, "issues")) == ["not-in-vs", "cannot-infer"]
-    assert f"'{params['code']}'" in value(body, "message")
+    assert tx_codes(value(body, "issues")) == ["cannot-infer", "not-in-vs"]
+    assert value(body, "message") == (
+        f"The System URI could not be determined for the code 'K999' in the ValueSet '{ICPC2_ALL}|7.0'; "
+        f"The provided code '#K999' was not found in the value set '{ICPC2_ALL}|7.0'")
+
+
+def test_system_inferred_from_the_code_system_not_the_filter(client):
+    # tx.fhir.org infers the system from the include's code system (N01 is an ICPC-2 code), not from its filter:
+    # the system is inferred, and the code is simply not in the value set
+    body = get(client, VS, url=f"{ICPC2}?fhir_vs=isa/K", code="N01", inferSystem="true")
+    assert value(body, "result") is False
+    assert value(body, "system") is None
+    assert tx_codes(value(body, "issues")) == ["not-in-vs"]
+    assert value(body, "message") == (f"The provided code '{ICPC2}#N01' was not found in the value set "
+                                      f"'{ICPC2}?fhir_vs=isa/K|7.0'")
 
 
 def test_missing_system_without_inference_is_an_error(client):
@@ -257,7 +341,9 @@ def assert_tx_shape(actual: dict[str, Any], expected: dict[str, Any]) -> None:
     assert [n for n in expected_names if n in got] == got, (got, expected_names)
     assert set(required) <= set(got), (got, required)
     assert value(actual, "result") == value(expected, "result")
-    found = list(issues(actual))
+    outcome = copy.deepcopy(value(actual, "issues") or {"issue": []})
+    sort_operation_outcome(outcome)  # the order the HL7 runner compares in, and stores the expected files in
+    found = list(outcome["issue"])
     for want in (value(expected, "issues") or {"issue": []})["issue"]:
         if found and _same_issue(found[0], want):
             found.pop(0)
