@@ -4,12 +4,14 @@ code, each a ``Parameters`` as for a single ``$validate-code``, top-level parame
 equal the single call's, and a bad validation never fails the batch."""
 from __future__ import annotations
 
+import copy
 import json
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from termserver.conformance.compare import sort_operation_outcome
 from tests.api.fhir_check import check_outcome, check_response, names, tx_codes, value
 
 ICPC2 = "http://hl7.org/fhir/sid/icpc-2"
@@ -63,8 +65,9 @@ def test_good_bad_code_and_bad_display_answer_as_single_calls(client):
     results = batch(client, URL, *(validation(*p) for p in own))
     assert results == [single(client, VS, *p, URL) for p in own]
     assert [value(r, "result") for r in results] == [True, False, False, True, True]
-    assert tx_codes(value(results[1], "issues")) == ["invalid-code", "not-in-vs"]  # tx.fhir.org's order
-    assert tx_codes(value(results[2], "issues")) == ["invalid-display"]
+    # tx.fhir.org's order, then our note on the alias the codings use (urn:oid:1.2.208.176.2.31)
+    assert tx_codes(value(results[1], "issues")) == ["invalid-code", "not-in-vs", "process-note"]
+    assert tx_codes(value(results[2], "issues")) == ["invalid-display", "process-note"]
 
 
 def test_a_bad_validation_is_an_operation_outcome_in_its_place(client):
@@ -258,6 +261,14 @@ def _same_issue(have: dict[str, Any], want: dict[str, Any]) -> bool:
             == [e["valueString"] for e in want.get("extension", [])])
 
 
+def _sorted_issues(actual: dict[str, Any]) -> list[dict[str, Any]]:
+    """The answer's issues in the order the HL7 runner compares them (TxTesterSorters: severity, type, expression,
+    text), the order the expected files are stored in."""
+    outcome = copy.deepcopy(value(actual, "issues") or {"issue": []})
+    sort_operation_outcome(outcome)
+    return list(outcome["issue"])
+
+
 def assert_hl7_shape(actual: dict[str, Any], expected: dict[str, Any]) -> None:
     assert actual["resourceType"] == expected["resourceType"], (actual, expected)
     if expected["resourceType"] == "OperationOutcome":
@@ -273,7 +284,7 @@ def assert_hl7_shape(actual: dict[str, Any], expected: dict[str, Any]) -> None:
         want = next((p for p in expected["parameter"] if p["name"] == name), None)
         if want is not None and name in got:
             assert value(actual, name) == next(v for k, v in want.items() if k.startswith("value")), name
-    found = list((value(actual, "issues") or {"issue": []})["issue"])
+    found = _sorted_issues(actual)
     for want in (value(expected, "issues") or {"issue": []})["issue"]:
         if found and _same_issue(found[0], want):
             found.pop(0)
@@ -284,14 +295,11 @@ def assert_hl7_shape(actual: dict[str, Any], expected: dict[str, Any]) -> None:
 
 HL7_VALIDATIONS = [
     ("batch-validate", 0, None),
-    ("batch-validate", 1, "code2 is notSelectable: single ValueSet/$validate-code refuses abstract codes in a value "
-                          "set (ABSTRACT_CODE_NOT_ALLOWED, result=false) where the HL7 test allows them, and puts "
-                          "INACTIVE_CONCEPT_FOUND at Coding.code, not Coding"),
+    ("batch-validate", 1, None),
     ("batch-validate", 2, None),
     ("batch-validate-bad", 0, None),
     ("batch-validate-bad", 1, None),
-    ("batch-validate-bad", 2, "lenient-display-validation=true (a top-level default) should make the wrong display a "
-                              "warning; single $validate-code does not read lenient-display-validation"),
+    ("batch-validate-bad", 2, None),
 ]
 
 
