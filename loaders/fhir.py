@@ -226,7 +226,8 @@ def value_set_from_json(resource: dict[str, Any]) -> ParsedValueSet:
     """A ParsedValueSet from ValueSet JSON (compose kept as JSON)."""
     return ParsedValueSet(
         url=_require_url(resource), version=resource.get("version"), name=resource.get("name"),
-        title=resource.get("title"), status=resource.get("status", "active"), publisher=resource.get("publisher"),
+        # a value set that states no status is "unknown", not made "active"
+        title=resource.get("title"), status=resource.get("status", "unknown"), publisher=resource.get("publisher"),
         date=resource.get("date"), description=resource.get("description"), compose=resource.get("compose"),
         expansion=resource.get("expansion") if not resource.get("compose") else None,
         extra={k: v for k, v in resource.items() if k not in _META_KEYS or k == "language"},

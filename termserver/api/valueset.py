@@ -95,7 +95,9 @@ def expand(resource_id: str | None = None) -> Any:
         check_versions=_system_versions(ctx, params, "check-system-version"),
         echo=_echo(params, display_language),
         properties=tuple(p for value in params.all("property") for p in str(value).split(",") if p),
-        designations=tuple(str(value) for value in params.all("designation")), offset_given=params.has("offset"))
+        designations=tuple(str(value) for value in params.all("designation")), offset_given=params.has("offset"),
+        default_value_set_versions={url: version for url, _, version in (
+            str(value).rpartition("|") for value in params.all("default-valueset-version")) if url and version})
     return fhir_response(render.expansion_value_set(valuesets.expand_value_set(ctx, vs, expansion_request)))
 
 

@@ -63,6 +63,7 @@ class ExpandRequest:
     properties: tuple[str, ...] = ()  # property: concept properties to return with each code ("*": all)
     designations: tuple[str, ...] = ()  # designation: which designations includeDesignations lists
     offset_given: bool = False  # an offset parameter (even 0) makes the expansion state its offset
+    default_value_set_versions: dict[str, str] = field(default_factory=dict)  # default-valueset-version
 
 
 def resolve_value_set(ctx: Context, url: str | None, version: str | None = None,
@@ -77,7 +78,7 @@ def resolve_value_set(ctx: Context, url: str | None, version: str | None = None,
             raise InvalidRequest("Parameter 'valueSet' must be a ValueSet resource")
         check_value_set_shape(resource)
         return ResolvedValueSet(resource.get("url"), resource.get("version"), resource.get("name"),
-                                resource.get("title"), resource.get("status", "active"),
+                                resource.get("title"), resource.get("status", "unknown"),
                                 resource.get("compose") or {}, resource)
     if not url:
         raise InvalidRequest("Either 'url' or 'valueSet' is required")
@@ -283,6 +284,7 @@ class _Evaluator:
         self.can_be_hierarchy = True  # the expansion may nest codes under their parents
         self.show_versions = False  # contains.version is shown when a compose tells versions apart
         self._stack: list[str] = []
+        self._resources: list[dict[str, Any]] = []  # the value sets being evaluated (their contained ones resolve)
         self._source: dict[str, Any] | None = None  # the value set being expanded (status warnings compare to it)
 
     def evaluate(self, vs: ResolvedValueSet) -> dict[Key, _Row]:
@@ -291,8 +293,9 @@ class _Evaluator:
             text = messages.text("VALUESET_CIRCULAR_REFERENCE", vs.url, "[" + ", ".join(self._stack) + "]")
             raise InvalidRequest(text, issue_code="processing", tx_code="vs-invalid",
                                  message_id="VALUESET_CIRCULAR_REFERENCE")
-        self._stack.append(key)
         self._require_supplements(vs)
+        self._stack.append(key)
+        self._resources.append(vs.resource or {})
         outer_source = self._source
         if self._source is None:
             self._source = {**(vs.resource or {}), "status": vs.status}
@@ -302,6 +305,7 @@ class _Evaluator:
             return self._compose(vs)
         finally:
             self._stack.pop()
+            self._resources.pop()
             self._source = outer_source if outer_source is not None else self._source
 
     def _require_supplements(self, vs: ResolvedValueSet) -> None:
@@ -398,12 +402,17 @@ class _Evaluator:
         if include.get("valueSet") or include.get("concept") or len(include.get("filter") or []) > 1:
             self.can_be_hierarchy = False
         for ref in include.get("valueSet") or []:
+            if ref.startswith("#"):  # a value set contained in the one being evaluated
+                sets.append(self.evaluate(self._contained(ref, path)))
+                continue
             url, _, version = ref.partition("|")
+            version = version or self.request.default_value_set_versions.get(url, "")
             try:
                 imported = resolve_value_set(self.ctx, url, version or None)
             except NotFound as exc:
                 key = "VS_EXP_IMPORT_UNK_PINNED" if version else "VS_EXP_IMPORT_UNK"
-                raise NotFound(messages.text(key, url, version), tx_code="not-found", message_id=key) from exc
+                raise NotFound(messages.text(key, url, version), status=422, tx_code="not-found",
+                               message_id=key) from exc
             self.used_value_sets[_canonical(imported.url or url, imported.version)] = None
             sets.append(self.evaluate(imported))
         system = include.get("system")
@@ -416,6 +425,20 @@ class _Evaluator:
             codes = {(s, c) for s, _, c in other}
             result = {k: v for k, v in result.items() if (k[0], k[2]) in codes}
         return result
+
+    def _contained(self, ref: str, path: str) -> ResolvedValueSet:
+        """The value set ``#id`` contained in the value set being evaluated.
+
+        :raises NotFound: when it has none with that id.
+        """
+        for resource in reversed(self._resources):
+            for item in resource.get("contained") or []:
+                if isinstance(item, dict) and item.get("resourceType") == "ValueSet" and item.get("id") == ref[1:]:
+                    return ResolvedValueSet(item.get("url"), item.get("version"), item.get("name"),
+                                            item.get("title"), item.get("status", "unknown"),
+                                            item.get("compose") or {}, item)
+        key = "VS_EXP_IMPORT_UNK"
+        raise NotFound(messages.text(key, ref), status=422, tx_code="not-found", message_id=key, expression=path)
 
     def system_version(self, system: str, version: str | None) -> str | None:
         """The version (or version pattern) to use of ``system`` when a value set asks for ``version``:
