@@ -276,7 +276,6 @@ class _Evaluator:
         self.used_value_sets: dict[str, None] = {}  # url|version of every imported value set
         self.used_supplements: dict[str, None] = {}
         self.status_warnings: dict[tuple[str, str], None] = {}  # (warning-<status>, url|version)
-        self.warnings: list[str] = []
         self.versions_match = False  # echoed as the versionsMatch expansion parameter when set
         self.applied: dict[tuple[str, str], None] = {}  # version rules that chose a version: (parameter, value)
         self.used_fragments: dict[str, None] = {}  # url|version of code systems that are fragments
@@ -525,10 +524,6 @@ class _Evaluator:
                 display = listed.get(item.code, {}).get("display")
                 if display:
                     item.display = display
-            have = {code for _, _, code in rows}
-            for code in listed:
-                if code not in have:
-                    self.warnings.append(f"Code '{code}' in {path} is not in {catalog.system_label(row)}")
             order = {c: i for i, c in enumerate(listed)}
             rows = dict(sorted(rows.items(), key=lambda kv: order.get(kv[1].code, 0)))
         return rows
