@@ -73,6 +73,8 @@ def lookup_parameters(result: LookupResult) -> dict[str, Any]:
             parts.append({"name": "use", "valueCoding": {k: v for k, v in (
                 ("system", designation.use_system), ("code", designation.use_code),
                 ("display", designation.use_display)) if v}})
+        if designation.source:
+            parts.append(_param("source", "Canonical", designation.source))
         parts.append(_param("value", "String", designation.value))
         items.append({"name": "designation", "part": parts})
     for code, (kind, value), description in result.properties:
@@ -89,6 +91,7 @@ def lookup_parameters(result: LookupResult) -> dict[str, Any]:
         if description:
             parts.append(_param("description", "String", description))
         items.append({"name": "property", "part": parts})
+    items += [_param("used-supplement", "Canonical", supplement) for supplement in result.used_supplements]
     return parameters(items)
 
 

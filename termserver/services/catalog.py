@@ -51,6 +51,7 @@ class DesignationView:
     use_system: str | None = None
     use_code: str | None = None
     use_display: str | None = None
+    source: str | None = None  # the supplement (url|version) it comes from, when not the code system itself
 
 
 @dataclass
@@ -75,6 +76,7 @@ class ConceptView:
     not_selectable: bool
     designations: list[DesignationView] = field(default_factory=list)
     properties: list[PropertyView] = field(default_factory=list)
+    supplements: list[str] = field(default_factory=list)  # url|version of the supplements that add to it
 
 
 def _version_sort_key(row: CodeSystemVersion) -> tuple[Any, ...]:
@@ -193,22 +195,30 @@ def find_concept_folded(ctx: Context, row: CodeSystemVersion, code: str) -> Conc
 
 
 def concept_view(ctx: Context, row: CodeSystemVersion, concept: Concept) -> ConceptView:
-    """Everything about one concept: its own and its supplements' designations and properties."""
+    """Everything about one concept: its own and its supplements' designations and properties (a supplement's
+    designations name it as their source)."""
     view = ConceptView(code=concept.code, display=concept.display, definition=concept.definition,
                        active=concept.active, status=concept.status, not_selectable=concept.not_selectable)
-    owners: list[tuple[Session, list[int]]] = [(ctx.session_of(concept), [concept.id])]
+    owners: list[tuple[Session, dict[int, str | None]]] = [(ctx.session_of(concept), {concept.id: None})]
     if row.content != "supplement":
-        for session, supplement_ids in _by_session(ctx, supplements_of(ctx, row)):
-            owners.append((session, list(session.scalars(select(Concept.id).where(
-                Concept.code_system_id.in_(supplement_ids), Concept.code == concept.code)))))
-    for session, ids in owners:
-        for d in session.scalars(select(Designation).where(Designation.concept_id.in_(ids))
+        supplements = supplements_of(ctx, row)
+        canonical = {(id(ctx.session_of(s)), s.id): f"{s.url}|{s.version}" if s.version else s.url
+                     for s in supplements}
+        for session, supplement_ids in _by_session(ctx, supplements):
+            found = session.execute(select(Concept.id, Concept.code_system_id).where(
+                Concept.code_system_id.in_(supplement_ids), Concept.code == concept.code))
+            owners.append((session, {concept_id: canonical[(id(session), system_id)]
+                                     for concept_id, system_id in found}))
+    for session, sources in owners:
+        for d in session.scalars(select(Designation).where(Designation.concept_id.in_(list(sources)))
                                  .order_by(Designation.id)):
-            view.designations.append(DesignationView(d.value, d.language, d.use_system, d.use_code, d.use_display))
-    for session, ids in owners:
-        for p in session.scalars(select(ConceptProperty).where(ConceptProperty.concept_id.in_(ids))
+            view.designations.append(DesignationView(d.value, d.language, d.use_system, d.use_code, d.use_display,
+                                                     sources[d.concept_id]))
+    for session, sources in owners:
+        for p in session.scalars(select(ConceptProperty).where(ConceptProperty.concept_id.in_(list(sources)))
                                  .order_by(ConceptProperty.id)):
             view.properties.append(PropertyView(p.code, p.value, p.type, p.value_system, p.value_display))
+        view.supplements.extend(source for source in sources.values() if source and source not in view.supplements)
     return view
 
 

@@ -36,9 +36,12 @@ def lookup_code(ctx: Context, request: LookupRequest) -> LookupResult:
     result = LookupResult(name=row.name or row.title or row.url, version=row.version, display=display,
                           code=concept.code, system=request.system, definition=view.definition,
                           abstract=view.not_selectable, inactive=not view.active, designations=view.designations)
-    if display != view.display and view.display:
-        # keep the stored display reachable: it is a designation in the system's own language
-        result.designations = [catalog.DesignationView(view.display, row.language)] + result.designations
+    if view.display:
+        # the code system's own display is a designation too, in the system's language (as tx.fhir.org lists it)
+        result.designations = [catalog.DesignationView(view.display, row.language, catalog.HL7_TERM_MAINT,
+                                                       "preferredForLanguage", "Preferred For Language")] \
+            + result.designations
+    result.used_supplements = list(view.supplements)
     wanted = set(request.properties)
 
     def want(name: str) -> bool:

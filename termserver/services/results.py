@@ -31,6 +31,7 @@ class LookupResult:
     inactive: bool = False
     designations: list[DesignationView] = field(default_factory=list)
     properties: list[tuple[str, Any, str | None]] = field(default_factory=list)  # (code, value, description)
+    used_supplements: list[str] = field(default_factory=list)  # url|version of supplements that added to it
 
 
 @dataclass

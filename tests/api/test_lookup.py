@@ -186,3 +186,20 @@ def test_mcs(client, system):
     assert value(body, "display") == "Respirationsfrekvens;Pt"
     assert value(body, "definition") == "Pt—Respiration; frekvens = ? X 1/min"
     assert [p["value"] for p in properties(body, "phmr-unit")] == ["x1/min"]
+
+
+def test_designations_name_the_supplement_they_come_from(client):
+    """The Danish title comes from the Danish ICPC-2 supplement, which the answer names (designation.source and
+    used-supplement, as tx.fhir.org does); the code system's own English display is a designation too."""
+    response = client.get("/fhir/CodeSystem/$lookup", query_string={"system": "http://hl7.org/fhir/sid/icpc-2",
+                                                                    "code": "K86"})
+    parameters = check_response(response, 200, "Parameters")["parameter"]
+    designations = [{part["name"]: next(v for k, v in part.items() if k.startswith("value")) for part in p["part"]}
+                    for p in parameters if p["name"] == "designation"]
+    danish = "http://hl7.dk/fhir/core/CodeSystem/icpc2E-DK"
+    assert {"language": "da", "source": danish, "value": "Ukompliceret hypertension"} in designations
+    assert designations[0] == {"language": "en", "value": "Hypertension uncomplicated", "use": {
+        "system": "http://terminology.hl7.org/CodeSystem/hl7TermMaintInfra", "code": "preferredForLanguage",
+        "display": "Preferred For Language"}}
+    used = [p["valueCanonical"] for p in parameters if p["name"] == "used-supplement"]
+    assert danish in used and "https://termserver.dk/fhir/CodeSystem/lexicon/synonyms-da" in used
