@@ -298,6 +298,9 @@ class _Evaluator:
         outer_source = self._source
         if self._source is None:
             self._source = {**(vs.resource or {}), "status": vs.status}
+            standards = _standards_status(vs.resource or {})
+            if standards in ("deprecated", "withdrawn"):  # the expanded value set itself (tx.fhir.org warns too)
+                self.status_warnings[(f"warning-{standards}", _canonical(vs.url, vs.version))] = None
         elif vs.resource:
             self._note_status(vs.resource, vs.status, _canonical(vs.url, vs.version))
         try:
