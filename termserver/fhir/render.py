@@ -211,6 +211,8 @@ def _contains_json(entry: ExpansionEntry, properties: dict[str, str]) -> dict[st
         item["extension"] = [{"url": SEARCH_MATCH, "extension": [
             {"url": "term", "valueString": term}, {"url": "kind", "valueCode": kind},
             {"url": "score", "valueDecimal": score}]}]
+    if entry.extensions:
+        item.setdefault("extension", []).extend(entry.extensions)
     item["system"] = entry.system
     if entry.version:
         item["version"] = entry.version

@@ -92,6 +92,7 @@ class ExpansionEntry:
     match: tuple[str, str, float] | None = None  # (matched term, match kind, score) of a filtered expansion
     status: str | None = None  # the concept's status, shown as a property when it is not plain "active"
     contains: list["ExpansionEntry"] = field(default_factory=list)  # children, in a nested expansion
+    extensions: list[dict[str, Any]] = field(default_factory=list)  # extensions the value set put on the code
 
 
 @dataclass

@@ -30,6 +30,10 @@ STANDARDS_STATUS = "http://hl7.org/fhir/StructureDefinition/structuredefinition-
 EXPANSION_PARAMETER = "http://hl7.org/fhir/StructureDefinition/valueset-expansion-parameter"
 VALUESET_SUPPLEMENT = "http://hl7.org/fhir/StructureDefinition/valueset-supplement"
 UNCLOSED = "http://hl7.org/fhir/StructureDefinition/valueset-unclosed"
+# extensions a value set puts on a listed concept that its expansion shows on that code (as tx.fhir.org)
+CONCEPT_EXTENSIONS_SHOWN = frozenset(f"http://hl7.org/fhir/StructureDefinition/{name}" for name in (
+    "valueset-supplement", "valueset-deprecated", "structuredefinition-standards-status",
+    "valueset-concept-definition", "coding-sctdescid", "rendering-style", "rendering-xhtml"))
 UNCLOSED_REASON = "http://hl7.org/fhir/StructureDefinition/valueset-unclosed-reason"
 
 
@@ -253,6 +257,7 @@ class _Row:
     parents: list[str] = field(default_factory=list)  # parent codes, where the expansion may nest this row
     status: str | None = None
     properties: list[PropertyView] = field(default_factory=list)  # the properties the request asked for
+    extensions: list[dict[str, Any]] = field(default_factory=list)  # the value set's own extensions on the code
 
 
 Key = tuple[str, str, str]  # (system as the value set names it, version or "" when versions are not told apart, code)
@@ -527,6 +532,8 @@ class _Evaluator:
                 display = listed.get(item.code, {}).get("display")
                 if display:
                     item.display = display
+                item.extensions = [e for e in listed.get(item.code, {}).get("extension") or []
+                                   if isinstance(e, dict) and e.get("url") in CONCEPT_EXTENSIONS_SHOWN]
             order = {c: i for i, c in enumerate(listed)}
             rows = dict(sorted(rows.items(), key=lambda kv: order.get(kv[1].code, 0)))
         return rows
@@ -831,7 +838,7 @@ def _entry(row: _Row, request: ExpandRequest, show_versions: bool) -> ExpansionE
     return ExpansionEntry(row.system, row.code, row.display, row.version if show_versions else None,
                           inactive=not row.active, abstract=row.abstract,
                           designations=row.designations if request.include_designations else [], match=row.match,
-                          status=row.status, properties=row.properties)
+                          status=row.status, properties=row.properties, extensions=row.extensions)
 
 
 def _nest(rows: list[_Row], every: list[Any], request: ExpandRequest,
