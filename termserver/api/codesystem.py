@@ -87,8 +87,9 @@ def coded_value(params: OperationParams, *, code_system: bool, default_system: s
         return validation.coded_coding(value)
     code = params.str("code")
     if not code:
-        raise InvalidRequest("$validate-code: parameter 'code' (with 'system'), 'coding' or 'codeableConcept' is "
-                             "required")
+        # tx.fhir.org's text (validate.js), verbatim, unbalanced parenthesis and all: validators show it as is
+        raise InvalidRequest("Unable to find code to validate (looked for coding | codeableConcept | code+system | "
+                             "code+inferSystem in parameters")
     if code_system:
         system = params.str("url") or params.str("system") or default_system
         version = params.str("version")
@@ -100,7 +101,8 @@ def coded_value(params: OperationParams, *, code_system: bool, default_system: s
 def validation_options(ctx: Context, params: OperationParams) -> validation.ValidationOptions:
     """The parameters that change how ``$validate-code`` answers (and the Accept-Language header).
 
-    :raises InvalidRequest: for a version rule that is not ``system|version``.
+    :raises InvalidRequest: for a version rule that is not ``system|version``, or a ``displayLanguage`` that is
+        not a list of language tags.
     """
     rules = []
     for name, mode in (("system-version", "default"), ("force-system-version", "override"),
@@ -111,8 +113,11 @@ def validation_options(ctx: Context, params: OperationParams) -> validation.Vali
                 raise InvalidRequest(f"Parameter '{name}' must look like 'system|version', not '{value}'")
             rules.append(validation.VersionRule(ctx.aliases.canonical(system), version, mode))
     abstract = params.one("abstract")
+    display_language = params.str("displayLanguage")
+    if display_language is not None:
+        validation.check_display_language(display_language)
     return validation.ValidationOptions(
-        display_language=params.str("displayLanguage"),
+        display_language=display_language,
         http_language=request.headers.get("Accept-Language") if has_request_context() else None,
         display_warning=params.bool("lenient-display-validation"),
         membership_only=params.bool("valueset-membership-only"),
@@ -120,7 +125,9 @@ def validation_options(ctx: Context, params: OperationParams) -> validation.Vali
         active_only=params.bool("activeOnly"),
         infer_system=params.bool("inferSystem"),
         version_rules=rules,
-        supplements=[str(v) for v in params.all("useSupplement")], explicit=params.names())
+        supplements=[str(v) for v in params.all("useSupplement")], explicit=params.names(),
+        value_set_versions={url: version for url, _, version in (
+            str(value).rpartition("|") for value in params.all("default-valueset-version")) if url and version})
 
 
 def _coding(value: Any, default_system: str | None) -> Coding:

@@ -69,6 +69,8 @@ class ValidationOptions:
     infer_system: bool = False  # inferSystem
     version_rules: list[VersionRule] = field(default_factory=list)
     supplements: list[str] = field(default_factory=list)  # useSupplement
+    # default-valueset-version: the version of a value set imported without one (url → version)
+    value_set_versions: dict[str, str] = field(default_factory=dict)
     explicit: set[str] = field(default_factory=set)  # names of the parameters the request itself gave
 
     def see_parameter(self, name: str, value: Any) -> None:
@@ -155,6 +157,22 @@ class Languages:
             if tag.strip():
                 found.append(Language(tag.strip(), quality))
         return cls(found)
+
+
+_LANGUAGE_TAG = re.compile(r"\*|[A-Za-z]{1,8}(-[A-Za-z0-9]{1,8})*")
+
+
+def check_display_language(value: str) -> None:
+    """A ``displayLanguage`` must be a list of language tags (``da``, ``en-GB; q=0.5``, ``*``), as tx.fhir.org
+    requires before it looks at any code.
+
+    :raises InvalidRequest: for a value with something else in it (``-``).
+    """
+    for item in value.split(","):
+        tag = item.partition(";")[0].strip()
+        if not _LANGUAGE_TAG.fullmatch(tag):
+            raise InvalidRequest(text("INVALID_DISPLAY_NAME", value), issue_code="processing",
+                                 tx_code="invalid-display", message_id="INVALID_DISPLAY_NAME")
 
 
 def _lang(code: str | None) -> Language | None:
@@ -518,9 +536,10 @@ class Checker:
         """
         key = self.vurl
         if key and key in seen:
-            raise InvalidRequest(text("VALUESET_CIRCULAR_REFERENCE", key, " -> ".join(seen + (key,)))
-                                 if _has("VALUESET_CIRCULAR_REFERENCE") else f"Circular reference to {key}",
-                                 tx_code="vs-invalid")
+            # worded and coded as the expansion's check words it (valuesets._Evaluator)
+            raise InvalidRequest(text("VALUESET_CIRCULAR_REFERENCE", self.vs.get("url"), "[" + ", ".join(seen) + "]"),
+                                 issue_code="processing", tx_code="vs-invalid",
+                                 message_id="VALUESET_CIRCULAR_REFERENCE")
         seen = seen + ((key,) if key else ())
         for extension in self.compose.get("extension") or []:
             if isinstance(extension, dict) and extension.get("url") in EXPANSION_PARAMETER:
@@ -735,7 +754,8 @@ class Checker:
             if not system:
                 if len(systems) > 1:
                     mid = "Unable_to_resolve_system__value_set_has_multiple_matches"
-                    msg = text(mid, code, self.vurl, ",".join(systems))
+                    # tx.fhir.org lists them as a Java list prints: [a, b]
+                    msg = text(mid, code, self.vurl, "[" + ", ".join(systems) + "]")
                 else:
                     mid = "UNABLE_TO_INFER_CODESYSTEM"
                     msg = text(mid, code, self.vurl)
@@ -1169,7 +1189,7 @@ class Checker:
 
     @property
     def vurl_or_msg(self) -> str:
-        return self.vurl or "(no url)"
+        return self.vurl or "(unidentified)"  # tx.fhir.org's name for a value set without a url
 
     def _shown(self, displays: Designations, st: _State) -> str:
         if st.found is not None:
@@ -1313,6 +1333,7 @@ class _Run:
 
     def pin_value_set(self, url: str) -> str:
         base, _, version = url.partition("|")
+        version = version or self.options.value_set_versions.get(base, "")
         version = self.determine_version_base(base, version or None) or ""
         return f"{base}|{version}" if version else url
 
@@ -1514,8 +1535,9 @@ def validate_in_code_system(ctx: Context, coded: Coded, options: ValidationOptio
     if cs is None:
         supplement = run.find_supplement(url)
         if supplement is not None and not run.find_code_system(url, None, apply_rules=False):
-            raise InvalidRequest(text("CODESYSTEM_CS_NO_SUPPLEMENT", supplement), tx_code="invalid-data",
-                                 expression=system_path)
+            message = text("CODESYSTEM_CS_NO_SUPPLEMENT", supplement)
+            issue = Issue("error", "invalid", message, "invalid-data", [system_path], "CODESYSTEM_CS_NO_SUPPLEMENT")
+            return _prepare_error(ctx, options, PrepareError(issue), coded)
         if run.find_value_set(url, None) is not None:
             message = text("Terminology_TX_System_ValueSet2", url)
             issue = Issue("error", "invalid", message, "invalid-data", [system_path], "Terminology_TX_System_ValueSet2")

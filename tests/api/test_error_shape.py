@@ -208,7 +208,7 @@ BAD_REQUESTS = [
     ("lookup-instance-other-system", "POST", "/fhir/CodeSystem/icpc-2-7.0/$lookup", None, post_json(
         {"name": "coding", "valueCoding": {"system": SKS, "code": "DJ449"}}), 400, "invalid", [SKS, ICPC2]),
     ("validate-no-code", "GET", "/fhir/CodeSystem/$validate-code", {"system": ICPC2}, None, 400, "invalid",
-     ["'code'"]),
+     ["coding", "codeableConcept", "code+system"]),  # tx.fhir.org's text names the inputs so
     ("validate-codeable-concept-in-url", "GET", "/fhir/CodeSystem/$validate-code", {"codeableConcept": "K86"},
      None, 400, "invalid", ["'codeableConcept'"]),
     ("validate-vs-no-url", "GET", "/fhir/ValueSet/$validate-code", {"system": ICPC2, "code": "K86"}, None, 400,

@@ -390,3 +390,82 @@ def test_coding_without_system_matches_the_hl7_conformance_test_shape(client):
 
 def test_unknown_system_matches_the_hl7_conformance_test_shape(client):
     assert_tx_shape(validate(client, VS, "code", UNKNOWN_SYSTEM, "K86"), tx_fixture("simple-code-bad-system"))
+
+
+# --- request checks and value set imports, as tx.fhir.org --------------------------------------------------------
+
+def test_display_language_must_be_language_tags(client):
+    for operation in (CS, VS):
+        scope = {} if operation == CS else {"url": ICPC2_ALL}
+        issue = check_outcome(client.get(operation, query_string={**scope, "system": ICPC2, "code": "K86",
+                                                                  "displayLanguage": "-"}),
+                              400, "processing", ["Invalid displayLanguage: '-'"])
+        assert tx_codes({"issue": [issue]}) == ["invalid-display"]
+    body = get(client, CS, system=ICPC2, code="K86", display="Ukompliceret hypertension",
+               displayLanguage="da, en; q=0.5, *; q=0")
+    assert value(body, "result") is True
+
+
+HYPERTENSION = "http://example.org/fhir/ValueSet/hypertension"
+
+
+def _hypertension(version: str, *codes: str) -> dict[str, Any]:
+    return {"name": "tx-resource", "resource": {
+        "resourceType": "ValueSet", "url": HYPERTENSION, "version": version, "status": "active",
+        "compose": {"include": [{"system": ICPC2, "concept": [{"code": c} for c in codes]}]}}}
+
+
+@pytest.mark.parametrize(("pinned", "result"), [("1", False), ("2", True)])
+def test_default_valueset_version_pins_an_import_without_a_version(client, pinned, result):
+    importing = {"resourceType": "ValueSet", "url": "http://example.org/fhir/ValueSet/blodtryk", "version": "1",
+                 "status": "active", "compose": {"include": [{"valueSet": [HYPERTENSION]}]}}
+    body = post(client, VS, _hypertension("1", "K86"), _hypertension("2", "K86", "K87"),
+                {"name": "valueSet", "resource": importing}, {"name": "coding", "valueCoding": {
+                    "system": ICPC2, "code": "K87"}},
+                {"name": "default-valueset-version", "valueCanonical": f"{HYPERTENSION}|{pinned}"})
+    assert value(body, "result") is result
+
+
+def test_default_valueset_version_of_an_import_that_is_not_there(client):
+    importing = {"resourceType": "ValueSet", "url": "http://example.org/fhir/ValueSet/blodtryk", "version": "1",
+                 "status": "active", "compose": {"include": [{"valueSet": [HYPERTENSION]}]}}
+    body = post(client, VS, _hypertension("1", "K86"), {"name": "valueSet", "resource": importing},
+                {"name": "coding", "valueCoding": {"system": ICPC2, "code": "K86"}},
+                {"name": "default-valueset-version", "valueCanonical": f"{HYPERTENSION}|3"})
+    assert value(body, "result") is False
+    assert value(body, "message") == f"A definition for the value Set '{HYPERTENSION}|3' could not be found"
+    assert tx_codes(value(body, "issues")) == ["not-found"]
+
+
+def test_circular_value_set_imports_are_refused(client):
+    def importing(name: str, other: str) -> dict[str, Any]:
+        return {"name": "tx-resource", "resource": {
+            "resourceType": "ValueSet", "url": f"http://example.org/fhir/ValueSet/{name}", "version": "1",
+            "status": "active", "compose": {"include": [{"valueSet": [f"http://example.org/fhir/ValueSet/{other}"]}]}}}
+
+    response = client.post(VS, json={"resourceType": "Parameters", "parameter": [
+        importing("a", "b"), importing("b", "a"), {"name": "url", "valueUri": "http://example.org/fhir/ValueSet/a"},
+        {"name": "coding", "valueCoding": {"system": ICPC2, "code": "K86"}}]})
+    issue = check_outcome(response, 400, "processing", ["circularity", "http://example.org/fhir/ValueSet/a"])
+    assert tx_codes({"issue": [issue]}) == ["vs-invalid"]
+
+
+def test_a_value_set_without_url_is_named_unidentified(client):
+    value_set = {"resourceType": "ValueSet", "status": "active",
+                 "compose": {"include": [{"system": ICPC2, "concept": [{"code": "K86"}]}]}}
+    body = post(client, VS, {"name": "valueSet", "resource": value_set},
+                {"name": "coding", "valueCoding": {"system": ICPC2, "code": "K87"}})
+    assert value(body, "result") is False
+    assert value(body, "message") == (f"The provided code '{ICPC2}#K87' was not found in the value set "
+                                      "'(unidentified)'")
+
+
+def test_a_supplement_is_not_a_code_system_to_validate_against(client):
+    supplement = "http://hl7.dk/fhir/core/CodeSystem/icpc2E-DK"
+    body = post(client, CS, {"name": "coding", "valueCoding": {"system": supplement, "code": "K86"}})
+    assert value(body, "result") is False
+    [issue] = issues(body)
+    assert (issue["code"], issue["expression"]) == ("invalid", ["Coding.system"])
+    assert tx_codes(value(body, "issues")) == ["invalid-data"]
+    assert value(body, "message").startswith(f"CodeSystem {supplement}")
+    assert value(body, "message").endswith("is a supplement, so can't be used as a value in Coding.system")
