@@ -39,6 +39,9 @@ def code_system_batch_validate_code() -> Any:
 
 def batch_validate_code(resource_type: str) -> Any:
     """``<resource_type>/$batch-validate-code``: one ``$validate-code`` per ``validation`` parameter."""
+    if request.method == "POST" and (request.mimetype or "").lower().endswith("json") \
+            and request.get_data(cache=True).strip():
+        batch.accept_boolean_strings(json_body())  # the parsed body is cached: operation_params reads this one
     params = operation_params()  # the checks of the Parameters envelope every operation makes
     if params.from_query:
         params.resource("validation")  # a resource in a URL: the usual 400 naming it

@@ -260,6 +260,25 @@ def _validation_request(resource: Any, where: str, defaults: list[dict[str, Any]
                       {"resourceType": "Parameters", "parameter": merged})
 
 
+def accept_boolean_strings(body: Any) -> None:
+    """Read a ``valueBoolean`` sent as the JSON string ``"true"`` or ``"false"`` as that boolean, in the request's
+    parameters and in those of each ``validation`` (in place).
+
+    Why: tx.fhir.org's ``$batch-validate-code`` reads them so, and batches built by hand by validators' users
+    carry them (the HL7 conformance test batch-validate-bad does); a single call keeps the strict check.
+    """
+    if not isinstance(body, dict) or not isinstance(body.get("parameter"), list):
+        return
+    for parameter in body["parameter"]:
+        if not isinstance(parameter, dict):
+            continue
+        value = parameter.get("valueBoolean")
+        if isinstance(value, str) and value in ("true", "false"):
+            parameter["valueBoolean"] = value == "true"
+        if parameter.get("name") == "validation":
+            accept_boolean_strings(parameter.get("resource"))
+
+
 def batch_validation_parameters(responses: list[SubResponse]) -> dict[str, Any]:
     """The ``$batch-validate-code`` answer: one ``validation`` per input, in order, with what a single
     ``$validate-code`` returned (its ``Parameters``, or the ``OperationOutcome`` of its error)."""

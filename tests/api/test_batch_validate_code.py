@@ -115,6 +115,19 @@ def test_own_parameters_win_over_the_top_level(client):
     assert value(results[2], "result") is False and tx_codes(value(results[2], "issues")) == ["not-in-vs"]
 
 
+def test_booleans_sent_as_strings_are_read_as_booleans(client):
+    """As tx.fhir.org reads them (the HL7 test batch-validate-bad sends "true" and "false"): the top-level lenient
+    default, overridden by a validation's own "false"."""
+    lenient = {"name": "lenient-display-validation", "valueBoolean": "true"}
+    strict = {"name": "lenient-display-validation", "valueBoolean": "false"}
+    results = batch(client, URL, lenient, validation(coding("K86", "Forkert")),
+                    validation(coding("K86", "Forkert"), strict))
+    assert results == [single(client, VS, coding("K86", "Forkert"), URL, {**lenient, "valueBoolean": True}),
+                       single(client, VS, coding("K86", "Forkert"), URL, {**strict, "valueBoolean": False})]
+    assert [value(r, "result") for r in results] == [True, False]
+    assert [value(r, "issues")["issue"][0]["severity"] for r in results] == ["warning", "error"]
+
+
 def test_code_system_batch_with_a_shared_system_and_version(client):
     system, version = {"name": "system", "valueUri": ICPC2_OID}, {"name": "version", "valueString": "7.0"}
     code = (lambda c: {"name": "code", "valueCode": c})
