@@ -26,6 +26,7 @@ LAYERED_SYSTEMS: dict[str, tuple[int, str]] = {NPU: (10, "addition")}
 
 _ALIASES = AliasTable()
 NOT_SELECTABLE_URI = "http://hl7.org/fhir/concept-properties#notSelectable"
+STANDARDS_STATUS = "http://hl7.org/fhir/StructureDefinition/structuredefinition-standards-status"
 _RESOURCE_TYPE = re.compile(r'"resourceType"\s*:\s*"([A-Za-z]+)"')
 
 
@@ -179,6 +180,11 @@ def concept_from_json(item: dict[str, Any]) -> ParsedConcept:
     if not isinstance(code, str) or not code:
         raise ValueError(f"concept with empty or non-text code {code!r}")
     concept = ParsedConcept(code=code, display=item.get("display"), definition=item.get("definition"))
+    for extension in item.get("extension") or []:
+        # a concept's standards status ("deprecated") is its status unless a status property says otherwise
+        if isinstance(extension, dict) and extension.get("url") == STANDARDS_STATUS \
+                and isinstance(extension.get("valueCode"), str):
+            concept.status = extension["valueCode"]
     for des in item.get("designation", []):
         use = des.get("use") or {}
         concept.designations.append(ParsedDesignation(value=des["value"], language=des.get("language"),
