@@ -220,17 +220,26 @@ def condition_list_bundle(icpc: list[tuple[str, str]], sks: list[tuple[str, str]
 
 
 def selectable_codes(client: Any, system: str, limit: int) -> list[tuple[str, str]]:
-    """Up to ``limit`` selectable, active (code, display) pairs of ``system``, from its implicit value set."""
-    path = "/fhir/ValueSet/$expand?" + urlencode({"url": f"{system}?fhir_vs", "count": limit, "activeOnly": "true",
-                                                  "excludeNotForUI": "true"})
-    response = client.get(path)
-    if response.status_code != 200:
-        raise SystemExit(f"{path}: HTTP {response.status_code}: {response.get_data(True)[:300]}")
-    found = [(c["code"], c.get("display", "")) for c in response.get_json().get("expansion", {}).get("contains", [])
-             if not c.get("abstract") and not c.get("inactive") and c.get("display")]
+    """Up to ``limit`` selectable, active (code, display) pairs of ``system``, from its implicit value set (paged:
+    the server answers at most 1,000 codes a page)."""
+    found: list[tuple[str, str]] = []
+    offset = 0
+    while len(found) < limit:
+        count = min(1000, limit - len(found))
+        path = "/fhir/ValueSet/$expand?" + urlencode({"url": f"{system}?fhir_vs", "count": count, "offset": offset,
+                                                      "activeOnly": "true", "excludeNotForUI": "true"})
+        response = client.get(path)
+        if response.status_code != 200:
+            raise SystemExit(f"{path}: HTTP {response.status_code}: {response.get_data(True)[:300]}")
+        contains = response.get_json().get("expansion", {}).get("contains", [])
+        found += [(c["code"], c.get("display", "")) for c in contains
+                  if not c.get("abstract") and not c.get("inactive") and c.get("display")]
+        if len(contains) < count:
+            break
+        offset += count
     if len(found) < 20:
         raise SystemExit(f"only {len(found)} selectable codes of {system} to build the ConditionList from")
-    return found
+    return found[:limit]
 
 
 # --- measuring ------------------------------------------------------------------------------------------------------
