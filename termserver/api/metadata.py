@@ -19,7 +19,7 @@ FEATURE = "http://hl7.org/fhir/uv/application-feature/StructureDefinition/featur
 TX_TESTS_VERSION = "1.9.0"
 RELEASE_DATE = "2026-11-22"
 # the expansion parameters $expand understands (TerminologyCapabilities.expansion.parameter)
-EXPANSION_PARAMETERS = ("activeOnly", "check-system-version", "count", "default-to-latest-version",
+EXPANSION_PARAMETERS = ("activeOnly", "check-system-version", "count", "default-valueset-version",
                         "designation", "displayLanguage", "excludeNested", "excludeNotForUI", "filter",
                         "force-system-version", "includeDefinition", "includeDesignations", "offset", "property",
                         "system-version", "tx-resource")

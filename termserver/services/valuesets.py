@@ -116,7 +116,9 @@ def resolve_value_set(ctx: Context, url: str | None, version: str | None = None,
     row = sorted(rows, key=lambda r: (r.date or "", r.version or "", r.id), reverse=True)[0]
     resource = {"resourceType": "ValueSet", "url": row.url, **({"version": row.version} if row.version else {}),
                 **({"name": row.name} if row.name else {}), **({"title": row.title} if row.title else {}),
-                "status": row.status, **(row.extra or {})}
+                "status": row.status, **({"date": row.date} if row.date else {}),
+                **({"publisher": row.publisher} if row.publisher else {}),
+                **({"description": row.description} if row.description else {}), **(row.extra or {})}
     if row.compose:
         resource["compose"] = row.compose
     compose = row.compose or _compose_from_expansion(row.expansion)
@@ -905,7 +907,7 @@ def _rows_from_index(ctx: Context, vs: ResolvedValueSet, request: ExpandRequest,
     index = ctx.search
     includes = whole_system_includes(vs)
     if index is None or includes is None or request.display_language or request.include_designations \
-            or request.force_versions or request.check_versions or request.default_versions:
+            or request.force_versions or request.check_versions or request.default_versions or request.properties:
         return None
     found: list[tuple[tuple, _IndexedMatch]] = []
     seen: set[str] = set()
