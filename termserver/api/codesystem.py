@@ -98,12 +98,22 @@ def coded_value(params: OperationParams, *, code_system: bool, default_system: s
     return validation.coded_from(code, system, version, params.str("display"))
 
 
+# the parameters validation_options reads (any other leaves every option at its default)
+_OPTION_NAMES = frozenset({"system-version", "force-system-version", "check-system-version", "abstract",
+                           "displayLanguage", "lenient-display-validation", "valueset-membership-only", "activeOnly",
+                           "inferSystem", "useSupplement", "default-valueset-version"})
+
+
 def validation_options(ctx: Context, params: OperationParams) -> validation.ValidationOptions:
     """The parameters that change how ``$validate-code`` answers (and the Accept-Language header).
 
     :raises InvalidRequest: for a version rule that is not ``system|version``, or a ``displayLanguage`` that is
         not a list of language tags.
     """
+    http_language = request.headers.get("Accept-Language") if has_request_context() else None
+    names = params.names()
+    if names.isdisjoint(_OPTION_NAMES):  # most calls: code, system, display, url and nothing that changes the rules
+        return validation.ValidationOptions(http_language=http_language, explicit=names)
     rules = []
     for name, mode in (("system-version", "default"), ("force-system-version", "override"),
                        ("check-system-version", "check")):
@@ -118,7 +128,7 @@ def validation_options(ctx: Context, params: OperationParams) -> validation.Vali
         validation.check_display_language(display_language)
     return validation.ValidationOptions(
         display_language=display_language,
-        http_language=request.headers.get("Accept-Language") if has_request_context() else None,
+        http_language=http_language,
         display_warning=params.bool("lenient-display-validation"),
         membership_only=params.bool("valueset-membership-only"),
         abstract_ok=str(abstract).lower() != "false" if abstract is not None else True,

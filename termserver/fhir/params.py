@@ -64,16 +64,36 @@ def _plain_values(body: dict[str, Any]) -> dict[str, list[Any]] | None:
         return None
     values: dict[str, list[Any]] = {}
     for parameter in parameters:
-        if not isinstance(parameter, dict) or not isinstance(parameter.get("name"), str) or not parameter["name"]:
+        if not isinstance(parameter, dict):
             return None
-        if any(key != "name" and key != "resource" and not key.startswith("value") for key in parameter):
+        name = parameter.get("name")
+        if not isinstance(name, str) or not name:
             return None
-        if "resource" in parameter and not isinstance(parameter["resource"], dict):
-            return None
-        if value_problem(parameter):
-            return None
-        values.setdefault(parameter["name"], []).append(_value(parameter))
+        # one pass over the keys: what value_problem and _value would find (a resource wins over a value[x])
+        value: Any = None
+        found = False
+        resource = _NO_RESOURCE
+        for key, item in parameter.items():
+            if key == "name":
+                continue
+            if key == "resource":
+                if not isinstance(item, dict):
+                    return None
+                resource = item
+            elif key.startswith("value"):
+                if found:
+                    return None  # several values
+                expected = _VALUE_TYPES.get(key)
+                if expected and (not isinstance(item, expected) or (bool not in expected and isinstance(item, bool))):
+                    return None
+                value, found = item, True
+            else:
+                return None
+        values.setdefault(name, []).append(value if resource is _NO_RESOURCE else resource)
     return values
+
+
+_NO_RESOURCE: Any = object()
 
 
 class ParametersSchema(Schema):
@@ -107,6 +127,7 @@ class OperationParams:
     def __init__(self, values: dict[str, list[Any]], *, from_query: bool) -> None:
         self.values = values
         self.from_query = from_query
+        self._checked: set[str] = set()  # names whose values passed _check_text (handlers read a name many times)
 
     @classmethod
     def from_query(cls, args: Mapping[str, list[str]]) -> OperationParams:
@@ -136,9 +157,13 @@ class OperationParams:
         return name in self.values
 
     def all(self, name: str) -> list[Any]:
-        values = self.values.get(name, [])
-        for value in values:
-            _check_text(name, value)
+        values = self.values.get(name)
+        if values is None:
+            return []
+        if name not in self._checked:
+            for value in values:
+                _check_text(name, value)
+            self._checked.add(name)
         return values
 
     def one(self, name: str) -> Any:

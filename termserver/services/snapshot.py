@@ -8,6 +8,7 @@ is the store's answer.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from termserver.services.catalog import DesignationView
 
@@ -21,6 +22,9 @@ class ConceptSnapshot:
     not_selectable: bool
     designations: list[DesignationView]
     shown: str | None = None  # the display in the system's default language (what no displayLanguage gets)
+    # the validation checker's own view of this concept, made the first time a request needs it and kept (it is
+    # the same for every request; a rebuilt snapshot starts without one)
+    checked: Any = None
 
 
 @dataclass

@@ -96,7 +96,7 @@ class ValidationOptions:
 
     def working_languages(self) -> Languages | None:
         value = self.display_language or self.http_language
-        return Languages.parse(value) if value else None
+        return _parsed_languages(value) if value else None
 
     def lang_summary(self) -> str:
         return self.display_language or self.http_language or "--"
@@ -119,14 +119,23 @@ class Coded:
 
 # --- languages ----------------------------------------------------------------------------------------------
 
-@dataclass
 class Language:
-    code: str
-    quality: float = 1.0
+    """A language tag, with its weight in an Accept-Language list (its parts split once: matching is hot)."""
 
-    @property
-    def parts(self) -> list[str]:
-        return [p.lower() for p in self.code.split("-")]
+    __slots__ = ("code", "quality", "parts")
+
+    def __init__(self, code: str, quality: float = 1.0) -> None:
+        self.code = code
+        self.quality = quality
+        self.parts = [p.lower() for p in code.split("-")]
+
+    def __repr__(self) -> str:
+        return f"Language(code={self.code!r}, quality={self.quality!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Language) and (self.code, self.quality) == (other.code, other.quality)
+
+    __hash__ = None  # type: ignore[assignment]  # as the dataclass it replaces: mutable, compared by value
 
     def matches(self, other: Language, depth: int = FULL) -> bool:
         """True when ``other`` has the parts this tag names, up to ``depth`` (language, region, the rest)."""
@@ -159,6 +168,12 @@ class Languages:
         return cls(found)
 
 
+@functools.lru_cache(maxsize=256)
+def _parsed_languages(value: str) -> Languages:
+    """``Languages.parse``, once per text (the same few values come with every request; the result is only read)."""
+    return Languages.parse(value)
+
+
 _LANGUAGE_TAG = re.compile(r"\*|[A-Za-z]{1,8}(-[A-Za-z0-9]{1,8})*")
 
 
@@ -176,20 +191,49 @@ def check_display_language(value: str) -> None:
 
 
 def _lang(code: str | None) -> Language | None:
-    return Language(code) if code else None
+    return _language(code) if code else None
+
+
+@functools.lru_cache(maxsize=1024)
+def _language(code: str) -> Language:
+    """One shared (never changed) Language per tag: designations name the same few languages over and over."""
+    return Language(code)
 
 
 # --- designations (tx/library/designations.js) ------------------------------------------------------------------
 
-@dataclass
+_DISPLAY_USES = ((HL7_TERM_MAINT, "preferredForLanguage"), (SNOMED, "900000000000548007"))
+_PREFERRED_USES = _DISPLAY_USES + ((SNOMED, "900000000000013009"),)
+
+
 class _Designation:
-    value: str
-    language: Language | None
-    use: tuple[str | None, str | None, str | None] | None  # system, code, display
-    status: str = "unknown"
+    """One display or designation; what the matching rules ask of it again and again is worked out once."""
+
+    __slots__ = ("value", "language", "use", "status", "display", "preferred", "active")
+
+    def __init__(self, value: str, language: Language | None,
+                 use: tuple[str | None, str | None, str | None] | None,  # system, code, display
+                 status: str = "unknown") -> None:
+        self.value = value
+        self.language = language
+        self.use = use
+        self.status = status
+        self.display = use is None or (use[0], use[1]) in _DISPLAY_USES or use[1] == "display"
+        self.preferred = use is None or (use[0], use[1]) in _PREFERRED_USES
+        self.active = status not in ("withdrawn", "inactive")
 
     def is_active(self) -> bool:
-        return self.status not in ("withdrawn", "inactive")
+        return self.active
+
+
+def _display_designation(value: str, language: str | None) -> _Designation:
+    return _Designation(value, _lang(language), DISPLAY_USE, "active")
+
+
+def _designation_of(designation: DesignationView) -> _Designation:
+    use = (designation.use_system, designation.use_code, designation.use_display) \
+        if designation.use_system or designation.use_code else None
+    return _Designation(designation.value.strip(), _lang(designation.language), use)
 
 
 class Designations:
@@ -204,24 +248,18 @@ class Designations:
         self.designations = []
 
     def add_display(self, value: str, language: str | None) -> None:
-        self.designations.append(_Designation(value, _lang(language), DISPLAY_USE, "active"))
+        self.designations.append(_display_designation(value, language))
 
     def add(self, designation: DesignationView) -> None:
-        use = (designation.use_system, designation.use_code, designation.use_display) \
-            if designation.use_system or designation.use_code else None
-        self.designations.append(_Designation(designation.value.strip(), _lang(designation.language), use))
+        self.designations.append(_designation_of(designation))
 
     @staticmethod
     def is_display(cd: _Designation) -> bool:
-        if cd.use is None:
-            return True
-        return (cd.use[0], cd.use[1]) in ((HL7_TERM_MAINT, "preferredForLanguage"), (SNOMED, "900000000000548007")) \
-            or cd.use[1] == "display"
+        return cd.display
 
     @staticmethod
     def _is_preferred(cd: _Designation) -> bool:
-        return cd.use is None or (cd.use[0], cd.use[1]) in (
-            (HL7_TERM_MAINT, "preferredForLanguage"), (SNOMED, "900000000000548007"), (SNOMED, "900000000000013009"))
+        return cd.preferred
 
     def _lang_matches(self, entry: Language, stated: Language | None, depth: int) -> bool:
         actual = stated or self.base_lang
@@ -311,7 +349,10 @@ class Designations:
 
 # --- code systems ---------------------------------------------------------------------------------------------
 
-@dataclass
+_UNSET: Any = object()
+
+
+@dataclass(slots=True)
 class _Concept:
     code: str
     display: str | None
@@ -319,6 +360,9 @@ class _Concept:
     status: str | None
     abstract: bool
     designations: list[DesignationView]
+    shown: Any = _UNSET  # the display shown when no language is asked for (worked out once)
+    # the display and designations as the checker matches them (worked out once: the same for every request)
+    displays: list[_Designation] | None = None
 
 
 class _CodeSystem:
@@ -353,8 +397,11 @@ class _CodeSystem:
             found = self.snapshot.find(code)
             if found is None:
                 return None
-            return _Concept(found.code, found.display, found.active, found.status, found.not_selectable,
-                            list(found.designations))
+            concept = found.checked
+            if concept is None:  # kept in the snapshot: nothing a request does changes it
+                concept = found.checked = _Concept(found.code, found.display, found.active, found.status,
+                                                   found.not_selectable, list(found.designations), found.shown)
+            return concept
         concept = catalog.find_concept(self.ctx, self.row, code)
         if concept is None:
             return None
@@ -378,14 +425,18 @@ class _CodeSystem:
         """``listDisplaysFromCodeSystem``: the display (in the system's language), then every designation."""
         if displays.base_lang is None:
             displays.base_lang = _lang(self.language)
-        if concept.display:
-            displays.add_display(concept.display, self.language)
-        for designation in concept.designations:
-            displays.add(designation)
+        prepared = concept.displays
+        if prepared is None:
+            prepared = [_display_designation(concept.display, self.language)] if concept.display else []
+            prepared += [_designation_of(designation) for designation in concept.designations]
+            concept.displays = prepared
+        displays.designations.extend(prepared)
 
     def shown_display(self, concept: _Concept) -> str | None:
         """The display this server shows when no language is asked for (a Danish system's default language)."""
-        return catalog.preferred_display(self.row, concept.display, concept.designations, None)
+        if concept.shown is _UNSET:
+            concept.shown = catalog.preferred_display(self.row, concept.display, concept.designations, None)
+        return concept.shown
 
     def has_supplement(self, url: str) -> bool:
         if self.snapshot is not None:
@@ -742,7 +793,7 @@ class Checker:
         """Whether ``code`` is in this value set: True, False, or None when that cannot be known (a code system
         it needs is unknown)."""
         options = self.options
-        st.def_lang = Language("en")
+        st.def_lang = _language("en")
         if not system and not options.infer_system:
             msg = text("Coding_has_no_system__cannot_validate")
             messages.append(msg)
@@ -809,7 +860,7 @@ class Checker:
                     if add:
                         op.add("error", "not-found", _add_to_path(path, "system"), mid, msg, "not-found")
                     return None
-                st.def_lang = Language(cs.language or "en")
+                st.def_lang = _language(cs.language or "en")
                 self.check_canonical_status_cs(op, cs, self.vs)
                 st.content_mode = cs.content
                 if self.check_concept_set(path, "in", cs, cc, code, displays, st, op, messages):
@@ -1312,6 +1363,8 @@ class _Run:
 
     # version rules (worker.js determineVersionBase / checkVersion)
     def determine_version_base(self, url: str, version: str | None) -> str | None:
+        if not self.options.version_rules:  # most requests have none
+            return version or None
         rules = self.options.rules_for(self.ctx.aliases.canonical(url)) or self.options.rules_for(url)
         result = version
         overrides = [r.version for r in rules if r.mode == "override"]
@@ -1350,7 +1403,7 @@ class _Run:
         if key not in self._systems:
             self._systems[key] = self._load_code_system(url, version or None)
         cs = self._systems[key]
-        if cs is not None and op is not None:
+        if cs is not None and op is not None and self.options.version_rules:
             for rule in self.options.rules_for(self.ctx.aliases.canonical(url)) or self.options.rules_for(url):
                 if rule.mode == "check" and not version_matches(rule.version, cs.version):
                     op.add("error", "exception", None, "VALUESET_VERSION_CHECK",
@@ -1497,7 +1550,8 @@ def validate_in_value_set(ctx: Context, vs: dict[str, Any], coded: Coded,
             if value:
                 run.required_supplements.add(value)
     # supplements sent with the request apply only when asked for (catalog.supplements_of)
-    run.ctx = dataclasses.replace(ctx, use_supplements=ctx.use_supplements | run.required_supplements)
+    if run.required_supplements - ctx.use_supplements:
+        run.ctx = dataclasses.replace(ctx, use_supplements=ctx.use_supplements | run.required_supplements)
     checker = Checker(run, vs)
     run.top = checker
     try:
