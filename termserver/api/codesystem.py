@@ -79,9 +79,8 @@ def coded_value(params: OperationParams, *, code_system: bool, default_system: s
         for item in concept.get("coding") or []:
             _coding(item, None)  # checks the element types
         return validation.coded_concept(concept)
-    if params.has("coding"):
-        coding = params.coding("coding")
-        assert coding is not None
+    coding = params.coding("coding")  # None also for a 'coding' parameter without a value: then as if not sent
+    if coding is not None:
         value = {k: v for k, v in (("system", coding.system or default_system), ("version", coding.version),
                                    ("code", coding.code), ("display", coding.display)) if v}
         return validation.coded_coding(value)
