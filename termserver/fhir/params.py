@@ -256,13 +256,20 @@ def coding_from_json(value: dict[str, Any], where: str) -> Coding:
 
 
 def _check_text(name: str, value: Any) -> None:
-    """Reject NUL characters anywhere in a parameter value: no code or URI has one, and PostgreSQL cannot store one.
+    """Reject NUL characters and lone surrogates (``"\\ud800"`` in JSON) anywhere in a parameter value: no code or
+    URI has one, PostgreSQL cannot store a NUL, and a surrogate cannot be encoded to send to the database.
 
     :raises InvalidRequest: naming the parameter.
     """
     if isinstance(value, str):
         if "\x00" in value:
             raise InvalidRequest(f"Parameter '{name}' contains a NUL character")
+        if not value.isascii():
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                raise InvalidRequest(f"Parameter '{name}' contains a lone surrogate (\\ud800-\\udfff), which "
+                                     f"is not a character") from None
     elif isinstance(value, dict):
         for item in value.values():
             _check_text(name, item)
