@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import dataclasses
@@ -10,7 +11,7 @@ from flask import current_app, g, request
 from sqlalchemy import select
 
 from termserver.app import context
-from termserver.errors import InvalidRequest, NotFound, UnsupportedRequest
+from termserver.errors import InvalidRequest, NotFound, RequestTooLarge, UnsupportedRequest
 from termserver.fhir.params import OperationParams
 from termserver.models import CodeSystemVersion
 from termserver.services import messages
@@ -112,12 +113,78 @@ def json_body() -> Any:
     cached = request.environ.get("termserver.json_body", _UNPARSED)
     if cached is _UNPARSED:
         try:
-            cached = json.loads(request.get_data(cache=True, as_text=True))
+            cached = json.loads(utf8_body())
         except json.JSONDecodeError as exc:
             raise InvalidRequest(f"Malformed JSON in request body: {exc.msg} at line {exc.lineno} column "
                                  f"{exc.colno}") from exc
+        except RecursionError:  # the depth check before the handler makes this unlikely; never a 500
+            raise InvalidRequest(_too_deep_message(current_app.config["TERMSERVER"]["JSON_MAX_DEPTH"])) from None
         request.environ["termserver.json_body"] = cached
     return cached
 
 
 _UNPARSED = object()
+
+
+def check_request_input(max_body_bytes: int, max_depth: int) -> None:
+    """The checks every request passes before its handler: the body's size (from Content-Length, before reading
+    it), the nesting depth of a JSON body (before parsing it: ``json.loads`` recurses), and no NUL character in the
+    path or the query (no code, id or URI has one, and PostgreSQL cannot compare one).
+
+    :raises RequestTooLarge: for a body over ``max_body_bytes``.
+    :raises InvalidRequest: for JSON nested deeper than ``max_depth``, or a NUL character.
+    """
+    length = request.content_length
+    if length is not None and length > max_body_bytes:
+        raise RequestTooLarge(f"The request body has {length:,} bytes; this server accepts at most "
+                              f"{max_body_bytes:,} (TERMSERVER_MAX_BODY_BYTES)")
+    if "\x00" in request.path:
+        raise InvalidRequest("The request path contains a NUL character")
+    for name, value in request.args.items(multi=True):
+        if "\x00" in name or "\x00" in value:
+            shown = name.replace("\x00", "\\0")
+            raise InvalidRequest(f"Parameter '{shown}' contains a NUL character")
+    content_type = (request.mimetype or "").lower()
+    if request.method in ("POST", "PUT", "PATCH") and (not content_type or content_type.endswith("json")):
+        if json_nesting_exceeds(request.get_data(cache=True), max_depth):
+            raise InvalidRequest(_too_deep_message(max_depth))
+
+
+def _too_deep_message(max_depth: int) -> str:
+    return (f"The JSON body nests arrays and objects more than {max_depth} levels deep, more than this server "
+            f"accepts (TERMSERVER_JSON_MAX_DEPTH)")
+
+
+# a JSON string (escapes included), and anything that is not a bracket: what the depth scan skips
+_JSON_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
+_NOT_BRACKET = re.compile(rb"[^\[\]{}]+")
+_OPENING = frozenset(b"[{")
+
+
+def json_nesting_exceeds(data: bytes, limit: int) -> bool:
+    """Whether the JSON text ``data`` nests arrays and objects deeper than ``limit``, found without parsing it
+    (so without recursion) in one linear scan; brackets inside strings do not count. Malformed text is scanned
+    as well as it can be: the parser reports what is wrong with it."""
+    if data.count(b"[") + data.count(b"{") <= limit:
+        return False
+    depth = 0
+    for byte in _NOT_BRACKET.sub(b"", _JSON_STRING.sub(b"", data)):
+        if byte in _OPENING:
+            depth += 1
+            if depth > limit:
+                return True
+        else:
+            depth -= 1
+    return False
+
+
+def utf8_body() -> str:
+    """The request body decoded as UTF-8 (JSON's only encoding), strictly: invalid bytes are not replaced.
+
+    :raises InvalidRequest: when the body is not UTF-8.
+    """
+    try:
+        return request.get_data(cache=True).decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InvalidRequest(f"The request body is not valid UTF-8 (byte {exc.start}: "
+                             f"{exc.object[exc.start:exc.start + 1]!r})") from None

@@ -13,6 +13,7 @@ from typing import Any
 
 from flask import Blueprint, request
 
+from termserver.api import utf8_body
 from termserver.app import context, fhir_response
 from termserver.errors import InvalidRequest, UnsupportedRequest
 from termserver.fhir import render
@@ -40,7 +41,7 @@ def _resource_to_check() -> dict[str, Any]:
     content_type = (request.mimetype or "").lower()
     if content_type and not content_type.endswith("json"):
         raise UnsupportedRequest(f"Content-Type '{content_type}' is not supported; send application/fhir+json")
-    raw = request.get_data(cache=True, as_text=True)
+    raw = utf8_body()
     if not raw.strip():
         raise InvalidRequest("The request body is empty: send the FHIR resource to check (or a Parameters with a "
                              "'resource' parameter)")
