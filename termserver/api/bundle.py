@@ -15,6 +15,7 @@ from werkzeug.test import EnvironBuilder
 
 from termserver.api import json_body, operation_params, with_request_resources
 from termserver.app import FHIR_JSON, context, fhir_response
+from termserver.services.catalog import Context
 from termserver.errors import InvalidRequest, TermserverError, UnsupportedRequest
 from termserver.fhir.params import OperationParams
 from termserver.services import batch
@@ -52,11 +53,15 @@ def batch_validate_code(resource_type: str) -> Any:
     parameters += [{"name": name, "valueString": value} for name, values in request.args.lists()
                    if name not in given for value in values]
     planned = batch.plan_batch_validation(parameters, resource_type)
-    return fhir_response(batch.batch_validation_parameters(batch.run(planned, dispatch_in_process,
-                                                                     error_response)))
+    ctx = context()  # the one context of this request: every validation of the batch shares it
+
+    def dispatch(sub: batch.SubRequest) -> batch.SubResponse:
+        return dispatch_in_process(sub, ctx)
+
+    return fhir_response(batch.batch_validation_parameters(batch.run(planned, dispatch, error_response)))
 
 
-def dispatch_in_process(sub: batch.SubRequest) -> batch.SubResponse:
+def dispatch_in_process(sub: batch.SubRequest, ctx: Context | None = None) -> batch.SubResponse:
     """Answer one operation call through the app's routing, as if it had come over HTTP to this server.
 
     A POSTed ``$validate-code`` (what ``$batch-validate-code`` is made of) skips the routing and the JSON round trip:
@@ -66,7 +71,7 @@ def dispatch_in_process(sub: batch.SubRequest) -> batch.SubResponse:
     if direct is not None:
         try:
             params = OperationParams.from_parameters(sub.body)
-            return batch.SubResponse(200, direct(with_request_resources(context(), params), params))
+            return batch.SubResponse(200, direct(with_request_resources(ctx or context(), params), params))
         except TermserverError as exc:
             return error_response(exc)
     headers = {name: request.headers[name] for name in FORWARDED_HEADERS if name in request.headers}
@@ -89,13 +94,18 @@ def dispatch_in_process(sub: batch.SubRequest) -> batch.SubResponse:
 def _direct_handler(sub: batch.SubRequest) -> Any:
     if sub.method != "POST" or sub.query or sub.body is None:
         return None
-    from termserver.api import codesystem, valueset  # they import this module
+    if not _DIRECT:
+        from termserver.api import codesystem, valueset  # they import this module
 
-    if sub.path.endswith("/fhir/ValueSet/$validate-code"):
-        return valueset.validate_code_parameters
-    if sub.path.endswith("/fhir/CodeSystem/$validate-code"):
-        return codesystem.validate_code_parameters
+        _DIRECT.update({"/fhir/ValueSet/$validate-code": valueset.validate_code_parameters,
+                        "/fhir/CodeSystem/$validate-code": codesystem.validate_code_parameters})
+    for suffix, handler in _DIRECT.items():
+        if sub.path.endswith(suffix):
+            return handler
     return None
+
+
+_DIRECT: dict[str, Any] = {}  # path suffix → the function its route's handler calls (filled on first use)
 
 
 def error_response(exc: TermserverError) -> batch.SubResponse:

@@ -111,8 +111,7 @@ def validate_code_parameters(ctx: Context, params: OperationParams, resource_id:
     """The ``Parameters`` answer of ``ValueSet/$validate-code`` (shared with ``$batch-validate-code``)."""
     options = validation_options(ctx, params)
     # the value set first, as tx.fhir.org: an unknown one (or instance id) is the answer whatever the code
-    vs = valuesets.value_set_to_validate(ctx, params.str("url"), _valueset_version(ctx, params),
-                                         params.resource("valueSet"), resource_id)
+    vs = _value_set_to_validate(ctx, params, resource_id)
     coded = coded_value(params, code_system=False)
     if coded.mode == "code" and not (coded.concept["coding"][0].get("system") or options.infer_system
                                      or valuesets.is_implicit_url(vs.get("url"))):
@@ -122,6 +121,24 @@ def validate_code_parameters(ctx: Context, params: OperationParams, resource_id:
     if coded.mode == "code" and valuesets.is_implicit_url(vs.get("url")):
         options.infer_system = True
     return render.validation_parameters(validation.validate_in_value_set(ctx, vs, coded, options))
+
+
+def _value_set_to_validate(ctx: Context, params: OperationParams, resource_id: str | None) -> dict[str, Any]:
+    """``valuesets.value_set_to_validate``; the implicit value set of a system in the snapshot (``<system>?fhir_vs``,
+    no version), which is the same for every request, is made once and kept in the snapshot."""
+    url, version, resource = params.str("url"), _valueset_version(ctx, params), params.resource("valueSet")
+    snapshot = None
+    if url and not resource_id and resource is None and version is None and ctx.search is not None \
+            and url.endswith(valuesets.IMPLICIT) and "|" not in url:
+        system = url[:-len(valuesets.IMPLICIT)]
+        if valuesets.IMPLICIT not in system:
+            snapshot = ctx.search.snapshots.get(ctx.aliases.canonical(system))
+    if snapshot is None:
+        return valuesets.value_set_to_validate(ctx, url, version, resource, resource_id)
+    vs = snapshot.value_sets.get(url)
+    if vs is None:
+        vs = snapshot.value_sets[url] = valuesets.value_set_to_validate(ctx, url, None, None, None)
+    return dict(vs)  # the checker only reads it; a copy keeps the kept one safe from a change to its top level
 
 
 def _valueset_version(ctx: Context, params: OperationParams) -> str | None:

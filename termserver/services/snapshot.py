@@ -39,6 +39,9 @@ class SystemSnapshot:
     case_sensitive: bool
     concepts: dict[str, ConceptSnapshot] = field(default_factory=dict)
     folded: dict[str, str] = field(default_factory=dict)  # casefolded code → code
+    checked: Any = None  # the validation checker's view of this system (made when first needed, then kept)
+    # the implicit value set (``<url or alias>?fhir_vs``) as $validate-code checks against it, by the URL asked for
+    value_sets: dict[str, Any] = field(default_factory=dict)
 
     def find(self, code: str) -> ConceptSnapshot | None:
         """The concept ``code`` (case-insensitively when the system is not case sensitive)."""

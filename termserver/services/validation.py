@@ -209,7 +209,7 @@ _PREFERRED_USES = _DISPLAY_USES + ((SNOMED, "900000000000013009"),)
 class _Designation:
     """One display or designation; what the matching rules ask of it again and again is worked out once."""
 
-    __slots__ = ("value", "language", "use", "status", "display", "preferred", "active")
+    __slots__ = ("value", "language", "use", "status", "display", "preferred", "active", "lower", "_squashed")
 
     def __init__(self, value: str, language: Language | None,
                  use: tuple[str | None, str | None, str | None] | None,  # system, code, display
@@ -221,9 +221,24 @@ class _Designation:
         self.display = use is None or (use[0], use[1]) in _DISPLAY_USES or use[1] == "display"
         self.preferred = use is None or (use[0], use[1]) in _PREFERRED_USES
         self.active = status not in ("withdrawn", "inactive")
+        self.lower = value.lower()
+        self._squashed: str | None = None
+
+    def squashed(self) -> str:
+        """The value with its whitespace runs made one space, trimmed and lower case (worked out when needed)."""
+        if self._squashed is None:
+            self._squashed = _squash(self.value)
+        return self._squashed
 
     def is_active(self) -> bool:
         return self.active
+
+
+_WHITESPACE = re.compile(r"\s+")
+
+
+def _squash(value: str) -> str:
+    return _WHITESPACE.sub(" ", value).strip().lower()
 
 
 def _display_designation(value: str, language: str | None) -> _Designation:
@@ -280,12 +295,16 @@ class Designations:
     def has_display(self, langs: Languages | None, def_lang: Language | None, value: str, active: bool,
                     ) -> tuple[bool, str]:
         """(found, difference): a case-insensitive match, else whether only whitespace differs (``normalized``)."""
-        candidates = [cd for cd in self.designations if self._langs_match(langs, cd.language, LANG, def_lang)
-                      and (not active or cd.is_active()) and cd.value]
-        if any(value.lower() == cd.value.lower() for cd in candidates):
+        if langs is None:  # every designation's language matches
+            candidates = [cd for cd in self.designations if cd.value and (cd.active or not active)]
+        else:
+            candidates = [cd for cd in self.designations if self._langs_match(langs, cd.language, LANG, def_lang)
+                          and (not active or cd.active) and cd.value]
+        wanted = value.lower()
+        if any(wanted == cd.lower for cd in candidates):
             return True, "exact"
-        squash = (lambda s: re.sub(r"\s+", " ", s).strip().lower())
-        if any(squash(value) == squash(cd.value) for cd in candidates):
+        squashed = _squash(value)
+        if any(squashed == cd.squashed() for cd in candidates):
             return False, "normalized"
         return False, "none"
 
@@ -369,8 +388,8 @@ class _CodeSystem:
     """One code system version as the checker sees it (tx.fhir.org's ``CodeSystemProvider``): from the store, or
     from the in-memory snapshot."""
 
-    def __init__(self, ctx: Context, row: Any, snapshot: Any = None) -> None:
-        self.ctx = ctx
+    def __init__(self, ctx: Context | None, row: Any, snapshot: Any = None) -> None:
+        self.ctx = ctx  # None for a snapshot's: it answers without the store, and is shared by every request
         self.row = row
         self.snapshot = snapshot
         self.url: str = row.url
@@ -388,6 +407,8 @@ class _CodeSystem:
         return f"{self.url}|{self.version}" if self.version else self.url
 
     def locate(self, code: str) -> _Concept | None:
+        if self.snapshot is not None:  # no memo: a dict lookup, and a shared one must not grow with unknown codes
+            return self._locate(code)
         if code not in self._found:
             self._found[code] = self._locate(code)
         return self._found[code]
@@ -444,6 +465,15 @@ class _CodeSystem:
         base, _, version = url.partition("|")
         return any(s.url == base and (not version or s.version == version)
                    for s in catalog.supplements_of(self.ctx, self.row))
+
+
+def _snapshot_code_system(snapshot: Any) -> _CodeSystem:
+    """The checker's view of a snapshot's code system: made once and kept in the snapshot (it holds no request
+    state)."""
+    cs = snapshot.checked
+    if cs is None:
+        cs = snapshot.checked = _CodeSystem(None, snapshot, snapshot)
+    return cs
 
 
 def _version_parts(version: str) -> list[str]:
@@ -818,8 +848,9 @@ class Checker:
         canonical = self.canonical(system)
         result: bool | None = False
         determined = None
-        if not version:
-            versions = list(dict.fromkeys(i["version"] for i in self.compose.get("include") or []
+        includes = self.compose.get("include") or []
+        if not version and len(includes) > 1:  # (one include names one version at most)
+            versions = list(dict.fromkeys(i["version"] for i in includes
                                           if self.canonical(i.get("system")) == canonical and i.get("version")))
             if len(versions) > 1:
                 determined = self._pick_applicable_version(versions, system, code, display)
@@ -829,7 +860,8 @@ class Checker:
                 return -_compare_versions(a["version"], b["version"])
             return 0
 
-        includes = sorted(self.compose.get("include") or [], key=functools.cmp_to_key(by_version))
+        if len(includes) > 1:
+            includes = sorted(includes, key=functools.cmp_to_key(by_version))
         for cc in includes:
             if not cc.get("system"):
                 result = True
@@ -1224,12 +1256,14 @@ class Checker:
         use an alias."""
         about_the_system = [issue.text for issue in op.issues
                             if issue.tx_code in ("invalid-code", "invalid-display", "display-comment")]
+        if not about_the_system:
+            return
         for i, c in enumerate(codings):
             system = c.get("system")
             if not system or self.ctx.aliases.is_retired(system):  # a retired alias has its own warning
                 continue
             canonical = self.ctx.aliases.canonical(system)
-            named = re.compile(re.escape(system) + r"(?![\w.])")
+            named = _system_named(system)
             if canonical == system or not any(named.search(t) for t in about_the_system):
                 continue
             cs = self.run.find_code_system(system, None, apply_rules=False)
@@ -1321,6 +1355,12 @@ class Checker:
                        displays.status_of(display))
             op.add("warning" if options.display_warning else "error", "invalid", where, "INACTIVE_DISPLAY_FOUND", m,
                    "display-comment")
+
+
+@functools.lru_cache(maxsize=256)
+def _system_named(system: str) -> re.Pattern[str]:
+    """A pattern finding ``system`` named in a message (not as the start of a longer URI)."""
+    return re.compile(re.escape(system) + r"(?![\w.])")
 
 
 def _case_hint(op: _Outcome, path: str, cs: _CodeSystem, code: str) -> None:
@@ -1426,7 +1466,7 @@ class _Run:
         snapshot = search.snapshots.get(canonical) if search is not None else None
         if snapshot is not None and (not version or version == snapshot.version) \
                 and not self._request_shadows(canonical):
-            return _CodeSystem(self.ctx, snapshot, snapshot)
+            return _snapshot_code_system(snapshot)
         rows = [r for r in catalog.versions_of(self.ctx, url) if r.content in ("complete", "fragment", "example")]
         if not rows:
             return None
