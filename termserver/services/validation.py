@@ -309,6 +309,8 @@ class Designations:
         return False, "none"
 
     def display_count(self, langs: Languages | None, def_lang: Language | None, display_only: bool) -> int:
+        if langs is None:  # every designation's language matches, at every depth
+            return sum(1 for cd in self.designations if (cd.display or not display_only) and cd.value)
         for depth in (FULL, LANG_REGION, LANG):
             count = sum(1 for cd in self.designations if (not display_only or self.is_display(cd))
                         and self._langs_match(langs, cd.language, depth, def_lang) and cd.value)
@@ -320,8 +322,11 @@ class Designations:
         def shown(cd: _Designation) -> str:
             return f"'{cd.value}' ({cd.language.code})" if cd.language else f"'{cd.value}'"
 
-        results = [shown(cd) for cd in self.designations if (not display_only or self.is_display(cd))
-                   and self._langs_match(langs, cd.language, LANG, None) and cd.value]
+        if langs is None:  # every designation's language matches
+            results = [shown(cd) for cd in self.designations if (cd.display or not display_only) and cd.value]
+        else:
+            results = [shown(cd) for cd in self.designations if (not display_only or self.is_display(cd))
+                       and self._langs_match(langs, cd.language, LANG, None) and cd.value]
         if not results:
             results = [shown(cd) for cd in self.designations if (not display_only or self.is_display(cd))
                        and cd.value]
