@@ -98,8 +98,13 @@ def serve(host: str, port: int, workers: int, database_url: str | None) -> None:
     if database_url:
         os.environ["TERMSERVER_DATABASE_URL"] = database_url
     _settings(None)  # fail early on bad settings
+    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):  # the workers' metrics summed in /metrics: a fresh dir
+        import tempfile
+
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="termserver-metrics-")
+    # no gunicorn access log: the app logs every request itself, with its request id and operation
     args = [sys.executable, "-m", "gunicorn", "--bind", f"{host}:{port}", "--workers", str(workers),
-            "--preload", "--access-logfile", "-", "termserver.wsgi:app"]
+            "--preload", "termserver.wsgi:app"]
     os.execv(sys.executable, args)
 
 

@@ -27,6 +27,19 @@ def _float(value: str) -> float:
     return float(value)
 
 
+def _choice(*allowed: str) -> Callable[[str], str]:
+    def convert(value: str) -> str:
+        if value.lower() not in allowed:
+            raise ValueError(f"must be one of {', '.join(allowed)}")
+        return value.lower()
+    return convert
+
+
+def _origins(value: str) -> tuple[str, ...]:
+    """``*`` or origins (``https://host[:port]``) separated by commas or whitespace."""
+    return tuple(item.rstrip("/") for item in value.replace(",", " ").split())
+
+
 def _aliases(value: str) -> dict[str, str]:
     """Parse ``alias=canonical`` pairs separated by commas or whitespace."""
     pairs: dict[str, str] = {}
@@ -72,6 +85,19 @@ SETTINGS: tuple[Setting, ...] = (
             "Page size used by $expand when a filter is given without count."),
     Setting("LOG_LEVEL", "TERMSERVER_LOG_LEVEL", "INFO", str,
             "Python logging level for the server and the loaders."),
+    Setting("LOG_FORMAT", "TERMSERVER_LOG_FORMAT", "text", _choice("text", "json"),
+            "Log lines as 'text' or 'json' (one JSON object a line, access lines with request id, method, path, "
+            "status, duration_ms, operation and bytes)."),
+    Setting("MAX_BODY_BYTES", "TERMSERVER_MAX_BODY_BYTES", 10 * 1024 * 1024, _int,
+            "Largest request body accepted (bytes); a bigger one is a 413 too-costly."),
+    Setting("JSON_MAX_DEPTH", "TERMSERVER_JSON_MAX_DEPTH", 100, _int,
+            "Deepest nesting of arrays and objects accepted in a JSON body; a deeper one is a 400."),
+    Setting("QUERY_TIMEOUT_SECONDS", "TERMSERVER_QUERY_TIMEOUT_SECONDS", 10.0, _float,
+            "Longest time one database statement may run (PostgreSQL statement_timeout; SQLite progress "
+            "handler); a request whose query is stopped is a 503 too-costly. 0 turns the limit off."),
+    Setting("CORS_ORIGINS", "TERMSERVER_CORS_ORIGINS", (), _origins,
+            "Browser origins allowed to call the API (CORS), separated by commas, or '*' for any. "
+            "Default: none (no CORS headers)."),
 )
 
 

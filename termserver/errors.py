@@ -13,6 +13,7 @@ class TermserverError(Exception):
     status: int = 400
     issue_code: str = "processing"
     tx_code: str | None = None
+    retry_after: int | None = None  # seconds, sent as Retry-After: when trying again later may succeed
 
     def __init__(self, message: str, *, status: int | None = None, issue_code: str | None = None,
                  tx_code: str | None = None, expression: str | None = None,
@@ -68,6 +69,27 @@ class TooCostly(TermserverError):
     """An operation that would return more than the configured limit (400 too-costly)."""
 
     status = 400
+    issue_code = "too-costly"
+
+
+class RequestTooLarge(TooCostly):
+    """A request body over the configured size limit (413 too-costly)."""
+
+    status = 413
+
+
+class StoreUnavailable(TermserverError):
+    """The database cannot be reached (down, restarting, refusing connections): 503 transient, try again shortly."""
+
+    status = 503
+    issue_code = "transient"
+    retry_after = 5
+
+
+class QueryTimeout(TermserverError):
+    """A database query stopped by the configured query time limit (503 too-costly)."""
+
+    status = 503
     issue_code = "too-costly"
 
 

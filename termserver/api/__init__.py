@@ -129,21 +129,19 @@ _UNPARSED = object()
 def check_request_input(max_body_bytes: int, max_depth: int) -> None:
     """The checks every request passes before its handler: the body's size (from Content-Length, before reading
     it), the nesting depth of a JSON body (before parsing it: ``json.loads`` recurses), and no NUL character in the
-    path or the query (no code, id or URI has one, and PostgreSQL cannot compare one).
+    path (no id has one, and PostgreSQL cannot compare one; parameters are checked where they are read).
 
     :raises RequestTooLarge: for a body over ``max_body_bytes``.
-    :raises InvalidRequest: for JSON nested deeper than ``max_depth``, or a NUL character.
+    :raises InvalidRequest: for JSON nested deeper than ``max_depth``.
+    :raises NotFound: for a NUL character in the path.
     """
     length = request.content_length
     if length is not None and length > max_body_bytes:
         raise RequestTooLarge(f"The request body has {length:,} bytes; this server accepts at most "
                               f"{max_body_bytes:,} (TERMSERVER_MAX_BODY_BYTES)")
-    if "\x00" in request.path:
-        raise InvalidRequest("The request path contains a NUL character")
-    for name, value in request.args.items(multi=True):
-        if "\x00" in name or "\x00" in value:
-            shown = name.replace("\x00", "\\0")
-            raise InvalidRequest(f"Parameter '{shown}' contains a NUL character")
+    if "\x00" in request.path:  # no id or operation name has one: nothing is there (and PostgreSQL cannot look)
+        raise NotFound(f"No such resource or endpoint: {request.path.replace(chr(0), '%00')} (a path with a NUL "
+                       f"character)")
     content_type = (request.mimetype or "").lower()
     if request.method in ("POST", "PUT", "PATCH") and (not content_type or content_type.endswith("json")):
         if json_nesting_exceeds(request.get_data(cache=True), max_depth):
@@ -151,8 +149,8 @@ def check_request_input(max_body_bytes: int, max_depth: int) -> None:
 
 
 def _too_deep_message(max_depth: int) -> str:
-    return (f"The JSON body nests arrays and objects more than {max_depth} levels deep, more than this server "
-            f"accepts (TERMSERVER_JSON_MAX_DEPTH)")
+    return (f"The JSON body nests arrays and objects deeper than {max_depth} levels, more than this server accepts "
+            f"(TERMSERVER_JSON_MAX_DEPTH)")
 
 
 # a JSON string (escapes included), and anything that is not a bracket: what the depth scan skips

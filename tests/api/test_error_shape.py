@@ -45,6 +45,9 @@ ROUTES = {
     "/fhir/$validate-codes": {"GET", "POST"},  # whole-resource code check (test_validate_codes.py); GET says POST
     "/api/search": {"GET"},
     "/static/<path:filename>": {"GET"},  # Flask's own; serves nothing here
+    "/healthz": {"GET"},  # operations (test_health.py): no parameters, nothing to get wrong but the method
+    "/readyz": {"GET"},
+    "/metrics": {"GET"},
 }
 # a stored resource of each type (there are no stored value sets), and one that does not exist
 KNOWN_IDS = {"CodeSystem": ["icpc-2-7.0", "no-such-id"], "ValueSet": ["no-such-id"],
@@ -61,6 +64,8 @@ def concrete_paths(rule: str) -> list[str]:
 
 
 NO_INPUTS = {"/fhir/$versions"}  # operations without any required input: no call of them is "missing" one
+# routes that take no parameters at all, so no request to them is a bad one (only a wrong method)
+NO_PARAMETERS = {"health.healthz", "health.readyz", "health.metrics"}
 
 
 def paths_for(methods: set[str] | None = None, operations_only: bool = False) -> list[str]:
@@ -314,7 +319,8 @@ def test_bad_requests_cover_every_route(app):
     adapter = app.url_map.bind("localhost")
     covered = {adapter.match(path, method)[0] for _, method, path, *_ in BAD_REQUESTS}
     expected = {rule.endpoint for rule in app.url_map.iter_rules()} - {"static", "codesystem.search",
-                                                                        "valueset.search", "conceptmap.search"}
+                                                                        "valueset.search", "conceptmap.search"} \
+        - NO_PARAMETERS
     assert expected <= covered, expected - covered
 
 
