@@ -167,9 +167,9 @@ class OperationParams:
         return values
 
     def one(self, name: str) -> Any:
-        items = self.all(name)
-        if not items:
+        if not self.values.get(name):  # most names a handler asks for were not sent
             return None
+        items = self.all(name)
         if len(items) > 1 and name not in ("property", "designation", "tx-resource"):
             raise InvalidRequest(f"Parameter '{name}' may appear only once")
         return items[0]
