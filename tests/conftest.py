@@ -63,12 +63,12 @@ def loaded_database(release_dir: Path, tmp_path_factory: pytest.TempPathFactory)
     """A database loaded once per test session from every release in the release folder."""
     from loaders.run import load_paths
     from termserver.config import default_extra_releases
-    from termserver.db import create_schema, make_engine, make_session_factory
+    from termserver.db import make_engine, make_session_factory, upgrade_schema
     from termserver.systems import AliasTable
 
     url = make_test_database_url(tmp_path_factory, "loaded")
     engine = make_engine(url)
-    create_schema(engine)
+    upgrade_schema(engine)
     # what `termserver load` loads by default: the releases, the project's synonym lexicon and, when present,
     # MedCom's FSH value sets
     report = load_paths(make_session_factory(engine), [release_dir, REPO / "data" / "synonyms-da.tsv",
