@@ -12,7 +12,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
 
 from termserver.config import load_settings
-from termserver.db import create_schema, is_query_timeout, make_engine, make_session_factory
+from termserver.db import check_schema, is_query_timeout, make_engine, make_session_factory, upgrade_schema
 from termserver.errors import QueryTimeout, StoreUnavailable, TermserverError
 from termserver.fhir.render import operation_outcome
 from termserver.observability import (OPERATION_ENVIRON, UNMATCHED, RequestObserver, StoreCollector, add_cors_headers,
@@ -37,7 +37,14 @@ def build_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     app.json.sort_keys = False  # type: ignore[attr-defined]
     engine = make_engine(settings["DATABASE_URL"])
-    create_schema(engine)
+    try:
+        if settings["MIGRATE_ON_START"]:
+            upgrade_schema(engine)  # only reads when the schema is current
+        else:
+            check_schema(engine)  # nodes on a read-only replica: never write; refuse a schema not at head
+    except Exception:
+        engine.dispose()  # start-up is abandoned: no pooled connection left behind
+        raise
     # requests get the query time limit; the schema step above does not (a migration may take minutes)
     engine.dispose()
     engine = make_engine(settings["DATABASE_URL"], query_timeout=settings["QUERY_TIMEOUT_SECONDS"])

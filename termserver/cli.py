@@ -1,4 +1,4 @@
-"""``termserver`` command line: load, serve, info."""
+"""``termserver`` command line: load, serve, info, db upgrade/current, tx-tests."""
 from __future__ import annotations
 
 import os
@@ -35,7 +35,7 @@ def load(paths: tuple[Path, ...], database_url: str | None, quiet: bool) -> None
     from tqdm import tqdm
 
     from loaders.run import load_paths
-    from termserver.db import create_schema, make_engine, make_session_factory
+    from termserver.db import make_engine, make_session_factory
     from termserver.systems import AliasTable
 
     settings = _settings(database_url)
@@ -45,7 +45,7 @@ def load(paths: tuple[Path, ...], database_url: str | None, quiet: bool) -> None
         targets = [next((d for d in candidates if d.is_dir()), candidates[0])] + default_lexicons(settings) \
             + default_extra_releases(settings)
     engine = make_engine(settings["DATABASE_URL"])
-    create_schema(engine)
+    _upgrade(engine)
 
     def progress(items: Iterable[Path], what: str) -> Iterable[Path]:
         items = list(items)
@@ -97,7 +97,15 @@ def _table(report: Any) -> str:
 def serve(host: str, port: int, workers: int, database_url: str | None) -> None:
     if database_url:
         os.environ["TERMSERVER_DATABASE_URL"] = database_url
-    _settings(None)  # fail early on bad settings
+    settings = _settings(None)  # fail early on bad settings
+    if not settings["MIGRATE_ON_START"]:
+        from termserver.db import make_engine
+
+        engine = make_engine(settings["DATABASE_URL"])
+        try:
+            _check(engine)  # the app checks again; this says why in one line instead of gunicorn's traceback
+        finally:
+            engine.dispose()
     if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):  # the workers' metrics summed in /metrics: a fresh dir
         import tempfile
 
@@ -113,7 +121,7 @@ def serve(host: str, port: int, workers: int, database_url: str | None) -> None:
 def info(database_url: str | None) -> None:
     from sqlalchemy import func, select
 
-    from termserver.db import create_schema, make_engine, make_session_factory
+    from termserver.db import make_engine, make_session_factory, schema_state
     from termserver.models import CodeSystemVersion, ConceptMapVersion, ValueSetVersion
 
     settings = _settings(database_url)
@@ -121,7 +129,10 @@ def info(database_url: str | None) -> None:
         value = settings[setting.name]
         click.echo(f"{setting.env:28} {_redact(value) if setting.name == 'DATABASE_URL' else value}")
     engine = make_engine(settings["DATABASE_URL"])
-    create_schema(engine)
+    state = schema_state(engine)  # info only reads: it does not create or migrate anything
+    click.echo(f"\nSchema revision: {_revision(state)}")
+    if not state.at_head:
+        return
     with make_session_factory(engine)() as session:
         click.echo("\nCode systems:")
         for row in session.scalars(select(CodeSystemVersion).order_by(CodeSystemVersion.url)):
@@ -131,6 +142,77 @@ def info(database_url: str | None) -> None:
         click.echo("Concept maps:")
         for cmap in session.scalars(select(ConceptMapVersion).order_by(ConceptMapVersion.url)):
             click.echo(f"  {cmap.url} | {cmap.version or '-'}: {cmap.mapping_count} map entries")
+
+
+@main.group(help="The database schema, owned by migrations (Alembic revisions shipped in the package).")
+def db() -> None:
+    pass
+
+
+@db.command(help="Migrate the database to the schema this termserver needs (head). A database made by an earlier "
+                 "termserver without migration history is adopted. Run it on the primary; replicas follow.")
+@click.option("--database-url", help="Override TERMSERVER_DATABASE_URL.")
+def upgrade(database_url: str | None) -> None:
+    from termserver.db import make_engine, schema_state
+
+    settings = _settings(database_url)
+    engine = make_engine(settings["DATABASE_URL"])
+    try:
+        before = schema_state(engine)
+        revision = _upgrade(engine)
+    finally:
+        engine.dispose()
+    where = _redact(settings["DATABASE_URL"])
+    if before.at_head:
+        click.echo(f"{where} is at {revision} (head): nothing to do")
+    else:
+        start = before.current or ("tables made before migrations (adopted)" if before.legacy else "an empty database")
+        click.echo(f"{where} upgraded from {start} to {revision} (head)")
+
+
+@db.command(help="Print the database's schema revision, and whether it is the one this termserver needs.")
+@click.option("--database-url", help="Override TERMSERVER_DATABASE_URL.")
+def current(database_url: str | None) -> None:
+    from termserver.db import make_engine, schema_state
+
+    engine = make_engine(_settings(database_url)["DATABASE_URL"])
+    try:
+        click.echo(_revision(schema_state(engine)))
+    finally:
+        engine.dispose()
+
+
+def _revision(state: Any) -> str:
+    """``0001 (head)``, or the revision and what to do about it."""
+    from termserver.db import UPGRADE_COMMAND
+
+    if state.at_head:
+        return f"{state.current} (head)"
+    if state.legacy:
+        return f"none (tables made before migrations; head is {state.head}: `{UPGRADE_COMMAND}` adopts them)"
+    if state.current is None:
+        return f"none (empty database; head is {state.head}: run `{UPGRADE_COMMAND}`)"
+    if not state.known:
+        return f"{state.current} (unknown to this termserver, which needs {state.head})"
+    return f"{state.current} (not head: this termserver needs {state.head}; run `{UPGRADE_COMMAND}`)"
+
+
+def _upgrade(engine: Any) -> str:
+    from termserver.db import SchemaNotCurrent, upgrade_schema
+
+    try:
+        return upgrade_schema(engine)
+    except SchemaNotCurrent as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+def _check(engine: Any) -> str:
+    from termserver.db import SchemaNotCurrent, check_schema
+
+    try:
+        return check_schema(engine)
+    except SchemaNotCurrent as exc:
+        raise click.ClickException(str(exc)) from exc
 
 
 @main.command("tx-tests", help="Run the HL7 terminology-ecosystem conformance tests (test-cases.json) against a "

@@ -27,6 +27,16 @@ def _float(value: str) -> float:
     return float(value)
 
 
+def _bool(value: str) -> bool:
+    """``true``/``false`` (also 1/0, yes/no, on/off), any case."""
+    folded = value.strip().lower()
+    if folded in ("1", "true", "yes", "on"):
+        return True
+    if folded in ("0", "false", "no", "off"):
+        return False
+    raise ValueError("expected true or false")
+
+
 def _choice(*allowed: str) -> Callable[[str], str]:
     def convert(value: str) -> str:
         if value.lower() not in allowed:
@@ -66,6 +76,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("DATABASE_URL", "TERMSERVER_DATABASE_URL", None, str,
             "SQLAlchemy database URL. Default: sqlite:///<DATA_DIR>/termserver.sqlite. "
             "PostgreSQL: postgresql+psycopg://user:pass@host/db."),
+    Setting("MIGRATE_ON_START", "TERMSERVER_MIGRATE_ON_START", True, _bool,
+            "Whether the app may migrate the database to the current schema when it starts (the embedded SQLite "
+            "default needs no separate step). Set false for app nodes on a read-only replica: they then only check "
+            "the schema revision and refuse to start until `termserver db upgrade` has run on the primary."),
     Setting("RELEASES", "TERMSERVER_DATA", None, _path,
             "Where `termserver load` looks when given no path. Default: data/releases if it exists, else ../shared/data."),
     Setting("LEXICONS", "TERMSERVER_LEXICONS", None, _paths,
