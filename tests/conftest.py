@@ -1,8 +1,12 @@
 """Shared fixtures: the real release folder, and (in tests/api) a loaded app and client."""
 from __future__ import annotations
 
+import contextlib
 import os
+import threading
 from pathlib import Path
+
+from typing import Any, Iterator
 
 import pytest
 
@@ -33,6 +37,26 @@ def release_dir() -> Path:
 @pytest.fixture(scope="session")
 def fixtures_dir() -> Path:
     return FIXTURES
+
+
+@contextlib.contextmanager
+def served(app: Any) -> Iterator[int]:
+    """``app`` served over real HTTP on 127.0.0.1 (werkzeug's threaded server in a thread, quiet); yields the port."""
+    from werkzeug.serving import WSGIRequestHandler, make_server
+
+    class QuietHandler(WSGIRequestHandler):
+        def log_request(self, *args: Any, **kwargs: Any) -> None:
+            pass
+
+    server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=QuietHandler)
+    thread = threading.Thread(target=server.serve_forever, name="test-server", daemon=True)
+    thread.start()
+    try:
+        yield server.server_port
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
+        server.server_close()
 
 
 _databases: list[str] = []

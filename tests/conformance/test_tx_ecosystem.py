@@ -8,14 +8,12 @@ the server's answers, under the pytest temp folder.
 """
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 from typing import Iterator
 
 import pytest
-from werkzeug.serving import make_server
 
-from tests.conftest import REPO, make_test_database_url
+from tests.conftest import REPO, make_test_database_url, served
 
 TX_TESTS = REPO.parent / "shared" / "tx-tests" / "tests"
 FLOOR_FILE = Path(__file__).with_name("floor.txt")
@@ -34,14 +32,10 @@ def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
     app = create_app({"DATABASE_URL": make_test_database_url(tmp_path_factory, "txtests"), "LOG_LEVEL": "WARNING",
                       "EXTRA_RELEASES": ""})
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
     try:
-        yield f"http://127.0.0.1:{server.server_port}/fhir"
+        with served(app) as port:
+            yield f"http://127.0.0.1:{port}/fhir"
     finally:
-        server.shutdown()
-        thread.join()
         app.extensions["termserver.engine"].dispose()
 
 

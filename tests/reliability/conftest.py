@@ -7,15 +7,13 @@ from __future__ import annotations
 
 import http.client
 import json
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
-from werkzeug.serving import WSGIRequestHandler, make_server
 
-from tests.conftest import FIXTURES, make_test_database_url
+from tests.conftest import FIXTURES, make_test_database_url, served
 
 ICPC = "http://hl7.org/fhir/sid/icpc-2"
 ICPC_OID = "urn:oid:1.2.208.176.2.31"
@@ -26,13 +24,13 @@ SMALL_RELEASES = [FIXTURES / "icpc2", FIXTURES / "sks", FIXTURES / "icd10", FIXT
 
 
 def load_small_releases(url: str, paths: list[Path] | None = None) -> None:
-    """Create the schema in ``url`` and load ``paths`` (default: the small release set) into it."""
+    """Migrate ``url`` to the current schema and load ``paths`` (default: the small release set) into it."""
     from loaders.run import load_paths
-    from termserver.db import create_schema, make_engine, make_session_factory
+    from termserver.db import make_engine, make_session_factory, upgrade_schema
     from termserver.systems import AliasTable
 
     engine = make_engine(url)
-    create_schema(engine)
+    upgrade_schema(engine)
     report = load_paths(make_session_factory(engine), paths or SMALL_RELEASES, AliasTable())
     engine.dispose()
     assert not report.errors, report.errors
@@ -85,22 +83,8 @@ def live_app(small_database: str):
     application.extensions["termserver.engine"].dispose()
 
 
-class QuietHandler(WSGIRequestHandler):
-    """No access log line per request (thousands of them would bury a failure's output)."""
-
-    def log_request(self, *args: Any, **kwargs: Any) -> None:
-        pass
-
-
 @pytest.fixture(scope="session")
 def live_server(live_app) -> Iterator[LiveServer]:
     """The app served over HTTP on 127.0.0.1 (threaded werkzeug), stopped at the end of the session."""
-    server = make_server("127.0.0.1", 0, live_app, threaded=True, request_handler=QuietHandler)
-    thread = threading.Thread(target=server.serve_forever, name="reliability-server", daemon=True)
-    thread.start()
-    try:
-        yield LiveServer("127.0.0.1", server.server_port)
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
-        server.server_close()
+    with served(live_app) as port:
+        yield LiveServer("127.0.0.1", port)

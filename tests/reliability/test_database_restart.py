@@ -12,15 +12,14 @@ import json
 import os
 import shlex
 import subprocess
-import threading
 import time
 from pathlib import Path
 from typing import Iterator
 
 import pytest
-from werkzeug.serving import make_server
 
-from tests.reliability.conftest import ICPC, LiveServer, QuietHandler
+from tests.conftest import served
+from tests.reliability.conftest import ICPC, LiveServer
 
 pytestmark = pytest.mark.reliability
 
@@ -92,15 +91,10 @@ def server(small_database: str) -> Iterator[LiveServer]:
     from termserver import create_app
 
     app = create_app({"DATABASE_URL": small_database, "LOG_LEVEL": "CRITICAL", "INDEX_CHECK_SECONDS": 0})
-    http = make_server("127.0.0.1", 0, app, threaded=True, request_handler=QuietHandler)
-    thread = threading.Thread(target=http.serve_forever, name="restart-server", daemon=True)
-    thread.start()
     try:
-        yield LiveServer("127.0.0.1", http.server_port)
+        with served(app) as port:
+            yield LiveServer("127.0.0.1", port)
     finally:
-        http.shutdown()
-        thread.join(timeout=10)
-        http.server_close()
         app.extensions["termserver.engine"].dispose()
 
 
