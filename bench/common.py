@@ -109,3 +109,43 @@ def write_figures(figures: dict[str, Any], path: Path | None) -> None:
 
 if __name__ == "__main__":  # the child process of load_database: python bench/common.py RELEASES URL
     print(json.dumps(load_child(Path(sys.argv[1]), sys.argv[2])))
+
+
+# wrk's end-of-run report as one JSON line; each bench appends it to its own Lua script after filling that script's
+# % placeholders, so it is plain Lua
+WRK_REPORT_LUA = r"""
+function done(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format('WRKJSON {"requests": %d, "duration_us": %d, "bytes": %d, "connect": %d, ' ..
+    '"read": %d, "write": %d, "timeout": %d, "non2xx": %d, "p50_us": %d, "p90_us": %d, "p99_us": %d, ' ..
+    '"max_us": %d, "mean_us": %.1f}\n', summary.requests, summary.duration, summary.bytes, e.connect, e.read,
+    e.write, e.timeout, e.status, latency:percentile(50), latency:percentile(90), latency:percentile(99),
+    latency.max, latency.mean))
+end
+"""
+
+
+def lua_string(text: str) -> str:
+    """``text`` as a Lua string literal."""
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def run_wrk(script: Path, port: int, threads: int, connections: int, seconds: int, timeout: float) -> dict[str, Any]:
+    """Run wrk with ``script`` (which ends with :data:`WRK_REPORT_LUA`) against 127.0.0.1:``port`` and return its
+    figures: seconds, requests, rps, p50/p90/p99/max/mean in ms, non-2xx answers and socket errors by kind.
+
+    Exits the bench when wrk fails or prints no report.
+    """
+    command = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency", "--timeout", "10s",
+               "-s", str(script), f"http://127.0.0.1:{port}"]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
+    line = next((ln for ln in done.stdout.splitlines() if ln.startswith("WRKJSON ")), None)
+    if done.returncode != 0 or line is None:
+        raise SystemExit(f"wrk failed (exit {done.returncode}):\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
+    raw = json.loads(line[len("WRKJSON "):])
+    run_seconds = raw["duration_us"] / 1e6
+    return {"seconds": run_seconds, "requests": raw["requests"], "rps": raw["requests"] / run_seconds,
+            "p50_ms": raw["p50_us"] / 1000, "p90_ms": raw["p90_us"] / 1000, "p99_ms": raw["p99_us"] / 1000,
+            "max_ms": raw["max_us"] / 1000, "mean_ms": raw["mean_us"] / 1000, "non2xx": raw["non2xx"],
+            "socket_errors": {k: raw[k] for k in ("connect", "read", "write", "timeout")}}
+

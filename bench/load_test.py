@@ -31,14 +31,14 @@ import os
 import platform
 import random
 import shutil
-import subprocess
-import sys
 import tempfile
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlencode
 
-from common import REPO, default_release_dir, gunicorn_server, load_database, write_figures  # noqa: E402
+from common import (REPO, WRK_REPORT_LUA, default_release_dir, gunicorn_server, load_database,  # noqa: E402
+                    lua_string, write_figures)
+from common import run_wrk as common_run_wrk  # noqa: E402
 
 GOAL_RPS = 1000.0
 GOAL_P99_MS = 20.0
@@ -100,18 +100,7 @@ function request()
   return requests[(position %% #requests) + 1]
 end
 
-function done(summary, latency, requests)
-  local e = summary.errors
-  io.write(string.format('WRKJSON {"requests": %%d, "duration_us": %%d, "connect": %%d, "read": %%d, ' ..
-    '"write": %%d, "timeout": %%d, "non2xx": %%d, "p50_us": %%d, "p90_us": %%d, "p99_us": %%d, "max_us": %%d, ' ..
-    '"mean_us": %%.1f}\n', summary.requests, summary.duration, e.connect, e.read, e.write, e.timeout, e.status,
-    latency:percentile(50), latency:percentile(90), latency:percentile(99), latency.max, latency.mean))
-end
 """
-
-
-def lua_string(text: str) -> str:
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def read_queries() -> list[tuple[str, str, str]]:
@@ -181,21 +170,13 @@ def run_wrk(port: int, paths: list[str], rate: float, seconds: int, connections:
     threads = 2
     script = scratch / f"{name}.lua"
     script.write_text(WRK_LUA % {"paths": ", ".join(lua_string(p) for p in paths), "rate": rate,
-                                 "threads": threads}, encoding="utf-8")
-    command = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency", "--timeout", "10s",
-               "-s", str(script), f"http://127.0.0.1:{port}"]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 120)
-    line = next((ln for ln in done.stdout.splitlines() if ln.startswith("WRKJSON ")), None)
-    if done.returncode != 0 or line is None:
-        raise SystemExit(f"wrk failed (exit {done.returncode}):\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
-    raw = json.loads(line[len("WRKJSON "):])
-    run_seconds = raw["duration_us"] / 1e6
-    socket_errors = {k: raw[k] for k in ("connect", "read", "write", "timeout")}
-    return {"target_rps": rate, "seconds": round(run_seconds, 1), "requests": raw["requests"],
-            "rps": round(raw["requests"] / run_seconds, 1), "p50_ms": raw["p50_us"] / 1000,
-            "p90_ms": raw["p90_us"] / 1000, "p99_ms": raw["p99_us"] / 1000, "max_ms": raw["max_us"] / 1000,
-            "mean_ms": round(raw["mean_us"] / 1000, 3), "non2xx": raw["non2xx"], "socket_errors": socket_errors,
-            "errors": raw["non2xx"] + sum(socket_errors.values())}
+                                 "threads": threads} + WRK_REPORT_LUA, encoding="utf-8")
+    figures = common_run_wrk(script, port, threads, connections, seconds, timeout=seconds + 120)
+    return {"target_rps": rate, "seconds": round(figures["seconds"], 1), "requests": figures["requests"],
+            "rps": round(figures["rps"], 1), "p50_ms": figures["p50_ms"], "p90_ms": figures["p90_ms"],
+            "p99_ms": figures["p99_ms"], "max_ms": figures["max_ms"], "mean_ms": round(figures["mean_ms"], 3),
+            "non2xx": figures["non2xx"], "socket_errors": figures["socket_errors"],
+            "errors": figures["non2xx"] + sum(figures["socket_errors"].values())}
 
 
 def machine() -> dict[str, Any]:

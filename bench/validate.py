@@ -59,8 +59,8 @@ from pathlib import Path
 from typing import Any, Callable
 from urllib.parse import quote, urlencode
 
-from common import (REPO, WORKER_CLASSES, default_release_dir, gunicorn_server, load_database,  # noqa: E402
-                    write_figures)
+from common import (REPO, WORKER_CLASSES, WRK_REPORT_LUA, default_release_dir, gunicorn_server,  # noqa: E402
+                    load_database, lua_string, run_wrk, write_figures)
 
 GOAL_RPS = 3000.0
 GOAL_P99_MS = 5.0
@@ -319,19 +319,7 @@ function request()
   return requests[(position %% #requests) + 1]
 end
 
-function done(summary, latency, requests)
-  local e = summary.errors
-  io.write(string.format('WRKJSON {"requests": %%d, "duration_us": %%d, "bytes": %%d, "connect": %%d, ' ..
-    '"read": %%d, "write": %%d, "timeout": %%d, "non2xx": %%d, "p50_us": %%d, "p90_us": %%d, "p99_us": %%d, ' ..
-    '"max_us": %%d, "mean_us": %%.1f}\n', summary.requests, summary.duration, summary.bytes, e.connect, e.read,
-    e.write, e.timeout, e.status, latency:percentile(50), latency:percentile(90), latency:percentile(99),
-    latency.max, latency.mean))
-end
 """
-
-
-def lua_string(text: str) -> str:
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 class LoadTool:
@@ -351,22 +339,12 @@ class LoadTool:
         key = tuple(paths)
         if key not in self.scripts:
             script = self.scratch / f"mix{len(self.scripts)}.lua"
-            script.write_text(WRK_LUA % {"paths": ", ".join(lua_string(p) for p in paths)}, encoding="utf-8")
+            script.write_text(WRK_LUA % {"paths": ", ".join(lua_string(p) for p in paths)} + WRK_REPORT_LUA,
+                              encoding="utf-8")
             self.scripts[key] = script
         threads = min(2, connections)
-        command = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--latency",
-                   "--timeout", "10s", "-s", str(self.scripts[key]), f"http://127.0.0.1:{port}"]
-        done = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 60)
-        line = next((ln for ln in done.stdout.splitlines() if ln.startswith("WRKJSON ")), None)
-        if done.returncode != 0 or line is None:
-            raise SystemExit(f"wrk failed (exit {done.returncode}):\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
-        raw = json.loads(line[len("WRKJSON "):])
-        seconds_run = raw["duration_us"] / 1e6
-        return {"tool": "wrk", "connections": connections, "threads": threads, "seconds": seconds_run,
-                "requests": raw["requests"], "rps": raw["requests"] / seconds_run,
-                "p50_ms": raw["p50_us"] / 1000, "p90_ms": raw["p90_us"] / 1000, "p99_ms": raw["p99_us"] / 1000,
-                "max_ms": raw["max_us"] / 1000, "mean_ms": raw["mean_us"] / 1000, "non2xx": raw["non2xx"],
-                "socket_errors": {k: raw[k] for k in ("connect", "read", "write", "timeout")}}
+        figures = run_wrk(self.scripts[key], port, threads, connections, max(1, round(seconds)), seconds + 60)
+        return {"tool": "wrk", "connections": connections, "threads": threads, **figures}
 
 
 def _pool_child() -> None:
