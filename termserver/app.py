@@ -66,12 +66,12 @@ def build_app(config: Mapping[str, Any] | None = None) -> Flask:
     # no connection may outlive the fork of gunicorn --preload workers (SQLite connections must not cross fork())
     engine.dispose()
 
-    from termserver.api import bundle, codesystem, conceptmap, metadata, search, validation, valueset
+    from termserver.api import bundle, codesystem, conceptmap, metadata, search, validation, valueset, web
 
     from termserver.api import check_request_input, health
 
     for blueprint in (codesystem.bp, valueset.bp, conceptmap.bp, metadata.bp, search.bp, bundle.bp, validation.bp,
-                      health.bp):
+                      health.bp, web.bp):
         app.register_blueprint(blueprint)
 
     # request ids, access log and request metrics wrap the whole app (a batch's in-process entries are not requests)

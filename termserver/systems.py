@@ -29,15 +29,17 @@ class KnownSystem:
     retired_aliases: tuple[str, ...] = ()
     display_language: str | None = None  # language of the display shown by default; None: the stored display
     extra: dict[str, str] = field(default_factory=dict)
+    key: str = ""  # its short name in the web pages' URLs (/code/icpc2/R75)
 
 
 KNOWN_SYSTEMS: tuple[KnownSystem, ...] = (
     KnownSystem(ICPC2, "ICPC-2", aliases=(ICPC2_OID, "urn:oid:2.16.840.1.113883.6.139",
-                                         "https://kiap.dk/kiap/koder/icpckoder"), display_language="da"),
-    KnownSystem(ICD10, "ICD-10 (WHO)"),
-    KnownSystem(SKS_DIAGNOSES, "SKS diagnoses (ICD-10-DK)", display_language="da"),
-    KnownSystem(NPU, "NPU", aliases=(NPU_INTERNATIONAL,), display_language="da"),
-    KnownSystem(MCS, "MedCom MCS", aliases=(MCS_IG,), retired_aliases=(MCS_LEGACY,), display_language="da"),
+                                         "https://kiap.dk/kiap/koder/icpckoder"), display_language="da", key="icpc2"),
+    KnownSystem(SKS_DIAGNOSES, "SKS diagnoses (ICD-10-DK)", display_language="da", key="sks"),
+    KnownSystem(ICD10, "ICD-10 (WHO)", key="icd10"),
+    KnownSystem(NPU, "NPU", aliases=(NPU_INTERNATIONAL,), display_language="da", key="npu"),
+    KnownSystem(MCS, "MedCom MCS", aliases=(MCS_IG,), retired_aliases=(MCS_LEGACY,), display_language="da",
+                key="mcs"),
 )
 
 
@@ -48,6 +50,11 @@ def default_aliases() -> dict[str, str]:
         for alias in system.aliases + system.retired_aliases:
             table[alias] = system.canonical
     return table
+
+
+def system_by_key(key: str) -> KnownSystem | None:
+    """The :class:`KnownSystem` whose web-page key is ``key`` (``icpc2``, ``sks``, ``icd10``, ``npu``, ``mcs``)."""
+    return next((system for system in KNOWN_SYSTEMS if system.key == key), None)
 
 
 def known_system(canonical: str) -> KnownSystem | None:

@@ -8,7 +8,6 @@ core ``Resource/$validate`` is type-level profile validation, and Ontoserver's a
 """
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from flask import Blueprint, request
@@ -17,7 +16,6 @@ from termserver.api import utf8_body
 from termserver.app import context, fhir_response
 from termserver.errors import InvalidRequest, UnsupportedRequest
 from termserver.fhir import render
-from termserver.fhir.params import OperationParams
 from termserver.services import resource_check
 
 bp = Blueprint("validation", __name__, url_prefix="/fhir")
@@ -41,32 +39,7 @@ def _resource_to_check() -> dict[str, Any]:
     content_type = (request.mimetype or "").lower()
     if content_type and not content_type.endswith("json"):
         raise UnsupportedRequest(f"Content-Type '{content_type}' is not supported; send application/fhir+json")
-    raw = utf8_body()
-    if not raw.strip():
-        raise InvalidRequest("The request body is empty: send the FHIR resource to check (or a Parameters with a "
-                             "'resource' parameter)")
-    try:
-        body = json.loads(raw)
-    except json.JSONDecodeError as exc:
-        raise InvalidRequest(f"Malformed JSON in request body: {exc.msg} at line {exc.lineno} column "
-                             f"{exc.colno}") from exc
-    except RecursionError:
-        raise InvalidRequest("The request body nests too deeply to be a FHIR resource") from None
-    if not isinstance(body, dict):
-        raise InvalidRequest("The request body must be a JSON object: the FHIR resource to check, or a Parameters "
-                             "with a 'resource' parameter")
-    kind = body.get("resourceType")
-    if not isinstance(kind, str) or not kind:
-        raise InvalidRequest("The request body has no resourceType, so it is not a FHIR resource: send the resource "
-                             "to check, or a Parameters (Parameters.resourceType 'Parameters') with a 'resource' "
-                             "parameter")
-    if kind != "Parameters":
-        return body
-    resource = OperationParams.from_parameters(body).resource("resource")
-    if resource is None:
-        raise InvalidRequest("$validate-codes: the Parameters has no 'resource' parameter holding the resource to "
-                             "check")
-    return resource
+    return resource_check.parse_resource(utf8_body(), "The request body")
 
 
 def _issue_json(issue: resource_check.CodingIssue) -> dict[str, Any]:

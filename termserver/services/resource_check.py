@@ -73,6 +73,7 @@ confirm (one batch per system) and for versions other than the indexed ones (one
 """
 from __future__ import annotations
 
+import json
 import re
 from collections import Counter
 from dataclasses import dataclass, field
@@ -82,6 +83,7 @@ from rapidfuzz.distance import Levenshtein
 from sqlalchemy import select
 
 from termserver.errors import InvalidRequest, NotFound, TermserverError, UnknownCodeSystem
+from termserver.fhir.params import OperationParams
 from termserver.models import CodeSystemVersion, Concept
 from termserver.services import catalog, hints, valuesets
 from termserver.services.catalog import Context, system_label
@@ -767,6 +769,39 @@ class _Checker:
             text += (f"; {total} coding{'s' if total != 1 else ''} of code systems this server does not host "
                      f"were not checked: {systems}")
         return text
+
+
+def parse_resource(raw: str, what: str) -> dict[str, Any]:
+    """The resource in the JSON text ``raw``, or in the ``resource`` parameter of a Parameters; ``what`` names
+    the text in messages ("The request body").
+
+    :raises InvalidRequest: on empty or malformed JSON, or JSON that is not a resource.
+    """
+    if not raw.strip():
+        raise InvalidRequest(f"{what} is empty: send the FHIR resource to check (or a Parameters with a "
+                             f"'resource' parameter)")
+    try:
+        body = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise InvalidRequest(f"Malformed JSON in {what[0].lower()}{what[1:]}: {exc.msg} at line {exc.lineno} "
+                             f"column {exc.colno}") from exc
+    except RecursionError:
+        raise InvalidRequest(f"{what} nests too deeply to be a FHIR resource") from None
+    if not isinstance(body, dict):
+        raise InvalidRequest(f"{what} must be a JSON object: the FHIR resource to check, or a Parameters "
+                             f"with a 'resource' parameter")
+    kind = body.get("resourceType")
+    if not isinstance(kind, str) or not kind:
+        raise InvalidRequest(f"{what} has no resourceType, so it is not a FHIR resource: send the resource "
+                             f"to check, or a Parameters (Parameters.resourceType 'Parameters') with a 'resource' "
+                             f"parameter")
+    if kind != "Parameters":
+        return body
+    resource = OperationParams.from_parameters(body).resource("resource")
+    if resource is None:
+        raise InvalidRequest("$validate-codes: the Parameters has no 'resource' parameter holding the resource to "
+                             "check")
+    return resource
 
 
 def check_resource(ctx: Context, resource: dict[str, Any]) -> CheckResult:

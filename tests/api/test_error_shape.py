@@ -44,7 +44,10 @@ ROUTES = {
     "/fhir/CodeSystem/$batch-validate-code": {"GET", "POST"},
     "/fhir/$validate-codes": {"GET", "POST"},  # whole-resource code check (test_validate_codes.py); GET says POST
     "/api/search": {"GET"},
-    "/static/<path:filename>": {"GET"},  # Flask's own; serves nothing here
+    "/static/<path:filename>": {"GET"},  # Flask's own: the web pages' script and style sheet
+    "/": {"GET"},  # the web pages (tests/web): HTML, their own errors shown on the page
+    "/code/<key>/<path:code>": {"GET"},
+    "/check": {"GET", "POST"},
     "/healthz": {"GET"},  # operations (test_health.py): no parameters, nothing to get wrong but the method
     "/readyz": {"GET"},
     "/metrics": {"GET"},
@@ -57,6 +60,8 @@ KNOWN_IDS = {"CodeSystem": ["icpc-2-7.0", "no-such-id"], "ValueSet": ["no-such-i
 def concrete_paths(rule: str) -> list[str]:
     if "<path:filename>" in rule:
         return [rule.replace("<path:filename>", "termserver.css")]
+    if "<key>" in rule:
+        return [rule.replace("<key>", "icpc2").replace("<path:code>", "K86")]
     if "<resource_id>" not in rule:
         return [rule]
     kind = rule.split("/")[2]
@@ -66,10 +71,14 @@ def concrete_paths(rule: str) -> list[str]:
 NO_INPUTS = {"/fhir/$versions"}  # operations without any required input: no call of them is "missing" one
 # routes that take no parameters at all, so no request to them is a bad one (only a wrong method)
 NO_PARAMETERS = {"health.healthz", "health.readyz", "health.metrics"}
+# HTML pages for people: their bad input is shown on the page (tests/web/test_pages.py), not as an OperationOutcome
+WEB_PAGES = {"web.search_page", "web.code_page", "web.check_page"}
+WEB_RULES = {"/", "/code/<key>/<path:code>", "/check"}
 
 
 def paths_for(methods: set[str] | None = None, operations_only: bool = False) -> list[str]:
-    return [path for rule, allowed in ROUTES.items() if methods is None or methods <= allowed
+    """Concrete paths of the API's routes (not the web pages') that take ``methods``."""
+    return [path for rule, allowed in ROUTES.items() if rule not in WEB_RULES if methods is None or methods <= allowed
             if not operations_only or ("$" in rule and rule not in NO_INPUTS) for path in concrete_paths(rule)]
 
 
@@ -92,7 +101,7 @@ def test_wrong_method(client, rule, path, method):
 
 
 @pytest.mark.parametrize("path", [
-    "/", "/fhir", "/fhir/", "/fhir/Patient", "/fhir/Patient/1", "/fhir/CodeSystem/icpc-2-7.0/concepts",
+    "/fhir", "/fhir/", "/fhir/Patient", "/fhir/Patient/1", "/fhir/CodeSystem/icpc-2-7.0/concepts",
     "/fhir/CodeSystem/$lookup/K86", "/fhir/ValueSet/$expand/extra", "/fhir/metadata/terminology",
     "/fhir/CodeSystem/icpc-2-7.0/$expand", "/static/termserver.css",
 ])
@@ -320,7 +329,7 @@ def test_bad_requests_cover_every_route(app):
     covered = {adapter.match(path, method)[0] for _, method, path, *_ in BAD_REQUESTS}
     expected = {rule.endpoint for rule in app.url_map.iter_rules()} - {"static", "codesystem.search",
                                                                         "valueset.search", "conceptmap.search"} \
-        - NO_PARAMETERS
+        - NO_PARAMETERS - WEB_PAGES
     assert expected <= covered, expected - covered
 
 
