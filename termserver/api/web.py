@@ -73,7 +73,8 @@ def _uploaded_text(data: bytes, filename: str) -> str:
 
 
 def _page(template: str, status: int, **values: Any) -> Any:
-    return render_template(f"web/{template}", systems=browse.browse_systems(), fhir_base=request.script_root + "/fhir",
+    return render_template(f"web/{template}", systems=browse.searchable_systems(context()),
+                           fhir_base=request.script_root + "/fhir",
                            severity_labels=SEVERITY_LABELS, system_key=_system_key, label=browse.label,
                            **values), status
 

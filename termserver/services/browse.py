@@ -76,8 +76,13 @@ class CodePage:
 
 
 def browse_systems() -> list[KnownSystem]:
-    """The systems the web pages offer, in the order of their menu (ICPC-2 first)."""
+    """The systems the web pages know, in the order of their menu (ICPC-2 first)."""
     return [system for system in KNOWN_SYSTEMS if system.key]
+
+
+def searchable_systems(ctx: Context) -> list[KnownSystem]:
+    """The systems of :func:`browse_systems` that are loaded here (the search menu offers only those)."""
+    return [system for system in browse_systems() if ctx.search is not None and ctx.search.get(system.canonical)]
 
 
 def label(system: KnownSystem) -> str:

@@ -147,3 +147,18 @@ def test_a_body_over_the_limit_is_refused(client, app):
     limit = app.config["MAX_CONTENT_LENGTH"]
     response = client.post("/check", data={"bundle": "x" * (limit + 1)})
     assert response.status_code == 413
+
+
+def test_on_an_empty_store_the_menu_is_empty_and_a_search_says_why(tmp_path):
+    from termserver import create_app
+
+    empty = create_app({"DATABASE_URL": f"sqlite:///{tmp_path / 'empty.sqlite'}", "LOG_LEVEL": "WARNING"})
+    try:
+        client = empty.test_client()
+        assert "<option" not in html(client.get("/"))
+        response = client.get("/", query_string={"system": "icpc2", "q": "astma"})
+        html(response, 404)
+        assert "Code system 'http://hl7.org/fhir/sid/icpc-2' is not known to this server" in text_of(response)
+        assert "is not known to this server" in text_of(client.get("/code/icpc2/K86"))
+    finally:
+        empty.extensions["termserver.engine"].dispose()
