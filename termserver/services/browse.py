@@ -26,7 +26,7 @@ NOTE_LABELS = (("inclusion", "Inklusion"), ("exclusion", "Eksklusion"), ("criter
 _NOTE_CODES = {code for code, _ in NOTE_LABELS}
 _SHOWN_ELSEWHERE = {"parent", "child", "inactive", "status", "notSelectable"}  # hierarchy and status have places
 PROPERTY_LABELS = {"validFrom": "Gyldig fra", "validTo": "Gyldig til", "effectiveDate": "Ændret",
-                   "replacedBy": "Erstattet af", "unit": "Enhed", "phmr-unit": "Enhed (PHMR)",
+                   "unit": "Enhed", "phmr-unit": "Enhed (PHMR)",
                    "component": "Komponent", "kind": "Art"}
 EQUIVALENCE_LABELS = {"equivalent": "ækvivalent", "equal": "lig med", "wider": "bredere", "subsumes": "omfatter",
                       "narrower": "snævrere", "specializes": "specialiserer", "inexact": "upræcis",
@@ -68,6 +68,7 @@ class CodePage:
     status: str | None
     notes: list[tuple[str, list[str]]] = field(default_factory=list)  # (label, texts) in NOTE_LABELS order
     properties: list[tuple[str, str]] = field(default_factory=list)  # (label, value)
+    replaced_by: list[RelatedCode] = field(default_factory=list)  # the codes a retired code was replaced by
     synonyms: list[str] = field(default_factory=list)  # Danish terms besides the title
     other_languages: list[tuple[str, str]] = field(default_factory=list)  # (language, title)
     parents: list[RelatedCode] = field(default_factory=list)
@@ -128,7 +129,7 @@ def code_page(ctx: Context, key: str, code: str) -> CodePage:
         page.english_title = None
     page.synonyms, page.other_languages = _other_titles(result.designations, {page.title, page.english_title})
     texts: dict[str, list[str]] = {}
-    related: dict[str, list[str]] = {"parent": [], "child": []}
+    related: dict[str, list[str]] = {"parent": [], "child": [], "replacedBy": []}
     for name, (kind, value), _ in result.properties:
         if name in related:
             related[name].append(str(value))
@@ -139,9 +140,10 @@ def code_page(ctx: Context, key: str, code: str) -> CodePage:
         elif name not in _SHOWN_ELSEWHERE:
             page.properties.append((PROPERTY_LABELS.get(name, name), _property_text(kind, value)))
     page.notes = [(label, texts[name]) for name, label in NOTE_LABELS if texts.get(name)]
-    titles = titles_of(ctx, system.canonical, related["parent"] + related["child"])
-    page.parents = [RelatedCode(key, c, titles.get(c)) for c in related["parent"]]
-    page.children = [RelatedCode(key, c, titles.get(c)) for c in related["child"]]
+    titles = titles_of(ctx, system.canonical, [code for codes in related.values() for code in codes])
+    page.parents, page.children, page.replaced_by = (
+        [RelatedCode(key if c in titles else "", c, titles.get(c)) for c in related[name]]
+        for name in ("parent", "child", "replacedBy"))
     page.maps = [(heading, rows) for heading, rows in _maps(ctx, system, page.code) if rows]
     return page
 

@@ -162,3 +162,11 @@ def test_on_an_empty_store_the_menu_is_empty_and_a_search_says_why(tmp_path):
         assert "is not known to this server" in text_of(client.get("/code/icpc2/K86"))
     finally:
         empty.extensions["termserver.engine"].dispose()
+
+
+def test_a_retired_npu_code_shows_its_validity_and_its_successor(client):
+    retired = text_of(client.get("/code/npu/NPU01360"))
+    assert "inaktiv (retired)" in retired
+    assert "Gyldig fra 2014-07-16" in retired and "Gyldig til 2021-06-30" in retired
+    replaced = client.get("/code/npu/NPU02058").get_data(as_text=True)
+    assert re.search(r'<dt>Erstattet af</dt><dd><a href="/code/npu/NPU59058">', replaced)
