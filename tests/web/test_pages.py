@@ -75,6 +75,12 @@ def test_icpc2_code_page_has_everything_a_reader_needs(client):
     assert re.search(r'href="/fhir/CodeSystem/\$lookup\?system=http%3A//hl7.org/fhir/sid/icpc-2&amp;code=R75"', raw)
 
 
+def test_a_map_target_this_server_lacks_is_marked_not_linked(client):
+    raw = client.get("/code/icpc2/K86").get_data(as_text=True)
+    assert 'href="/code/icd10/I10"' in raw and 'href="/code/icd10/I10.9"' not in raw  # the Danish map's I10.9
+    assert "I10.9 findes ikke i WHO ICD-10 her" in text_of(client.get("/code/icpc2/K86"))
+
+
 def test_chapter_page_lists_its_children(client):
     page = text_of(client.get("/code/icpc2/K"))
     assert "Underordnede" in page and "K86 Ukompliceret hypertension" in page
