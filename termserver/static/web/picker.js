@@ -123,6 +123,7 @@
           throw new Error((issue.details && issue.details.text) || issue.diagnostics || "ukendt fejl");
         }
         problem.hidden = true;
+        list.setAttribute("data-for", query);  // which text the list answers (bench/web.py times it)
         render((answer.body.expansion && answer.body.expansion.contains) || []);
       })
       .catch(function (error) {
