@@ -205,8 +205,10 @@ def concept_view(ctx: Context, row: CodeSystemVersion, concept: Concept) -> Conc
         canonical = {(id(ctx.session_of(s)), s.id): f"{s.url}|{s.version}" if s.version else s.url
                      for s in supplements}
         for session, supplement_ids in _by_session(ctx, supplements):
+            # in the order of the supplements' ids: the order their url|version is listed (as the snapshot has it)
             found = session.execute(select(Concept.id, Concept.code_system_id).where(
-                Concept.code_system_id.in_(supplement_ids), Concept.code == concept.code))
+                Concept.code_system_id.in_(supplement_ids), Concept.code == concept.code)
+                .order_by(Concept.code_system_id))
             owners.append((session, {concept_id: canonical[(id(session), system_id)]
                                      for concept_id, system_id in found}))
     for session, sources in owners:
@@ -244,6 +246,40 @@ def supplement_designations(ctx: Context, row: CodeSystemVersion,
             batch_query = query if batch is None else query.where(Concept.code.in_(batch))
             for code, d in session.execute(batch_query.order_by(Designation.id)):
                 result[code].append(DesignationView(d.value, d.language, d.use_system, d.use_code, d.use_display))
+    return result
+
+
+@dataclass
+class SupplementContent:
+    """What a code system version's supplements add to one code, as :func:`concept_view` lists it."""
+
+    designations: list[DesignationView] = field(default_factory=list)
+    properties: list[PropertyView] = field(default_factory=list)
+    supplements: list[str] = field(default_factory=list)  # url|version of the supplements that have the code
+
+
+def supplement_contents(ctx: Context, row: CodeSystemVersion) -> dict[str, SupplementContent]:
+    """Everything the store's supplements of ``row`` add, by code, in :func:`concept_view`'s order (for the
+    in-memory snapshot; a request's own supplements are not included)."""
+    result: dict[str, SupplementContent] = defaultdict(SupplementContent)
+    canonical = {s.id: f"{s.url}|{s.version}" if s.version else s.url for s in supplements_of(ctx, row)
+                 if ctx.session_of(s) is ctx.session}
+    if not canonical:
+        return result
+    ids = list(canonical)
+    for code, system_id in ctx.session.execute(select(Concept.code, Concept.code_system_id).where(
+            Concept.code_system_id.in_(ids)).order_by(Concept.code_system_id)):
+        result[code].supplements.append(canonical[system_id])
+    for code, system_id, d in ctx.session.execute(
+            select(Concept.code, Concept.code_system_id, Designation)
+            .join(Designation, Designation.concept_id == Concept.id)
+            .where(Concept.code_system_id.in_(ids)).order_by(Designation.id)):
+        result[code].designations.append(DesignationView(d.value, d.language, d.use_system, d.use_code,
+                                                         d.use_display, canonical[system_id]))
+    for code, p in ctx.session.execute(
+            select(Concept.code, ConceptProperty).join(ConceptProperty, ConceptProperty.concept_id == Concept.id)
+            .where(Concept.code_system_id.in_(ids)).order_by(ConceptProperty.id)):
+        result[code].properties.append(PropertyView(p.code, p.value, p.type, p.value_system, p.value_display))
     return result
 
 

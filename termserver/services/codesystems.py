@@ -25,16 +25,34 @@ class LookupRequest:
 def lookup_code(ctx: Context, request: LookupRequest) -> LookupResult:
     """Everything known about one code: display, designations, properties, parents and children.
 
+    Answered from the in-memory snapshot when it holds the version asked for (the newest), else from the store;
+    both give the same answer.
+
     :raises UnknownCodeSystem: when the system or version is not loaded.
     :raises NotFound: when the code is not in the system.
     """
-    row = catalog.resolve_system(ctx, request.system, request.version)
-    concept = catalog.require_concept(ctx, row, request.code, request.system)
-    view = catalog.concept_view(ctx, row, concept)
+    snapshot = _snapshot_for(ctx, request.system, request.version)
+    if snapshot is not None:
+        found = snapshot.find(request.code)
+        if found is None:
+            raise NotFound(f"Code '{request.code}' not found in code system "
+                           f"{catalog.system_label(snapshot, request.system)}", tx_code="invalid-code")
+        row: Any = snapshot
+        view = found.view()
+        parents, children = list(found.parents), list(found.children)
+        names = {code: concept.display for code in parents + children
+                 if (concept := snapshot.concepts.get(code)) is not None}
+    else:
+        row = catalog.resolve_system(ctx, request.system, request.version)
+        concept = catalog.require_concept(ctx, row, request.code, request.system)
+        view = catalog.concept_view(ctx, row, concept)
+        parents = catalog.parents_of(ctx, row, concept.code)
+        children = catalog.children_of(ctx, row, concept.code)
+        names = catalog.displays_for(ctx, row, parents + children)
     language = catalog.parse_language(request.display_language)
     display = catalog.preferred_display(row, view.display, view.designations, language)
     result = LookupResult(name=row.name or row.title or row.url, version=row.version, display=display,
-                          code=concept.code, system=request.system, definition=view.definition,
+                          code=view.code, system=request.system, definition=view.definition,
                           abstract=view.not_selectable, inactive=not view.active, designations=view.designations)
     if view.display:
         # the code system's own display is a designation too, in the system's language (as tx.fhir.org lists it)
@@ -47,9 +65,6 @@ def lookup_code(ctx: Context, request: LookupRequest) -> LookupResult:
     def want(name: str) -> bool:
         return not wanted or name in wanted or "*" in wanted
 
-    parents = catalog.parents_of(ctx, row, concept.code)
-    children = catalog.children_of(ctx, row, concept.code)
-    names = catalog.displays_for(ctx, row, parents + children)
     if want("parent"):
         result.properties += [("parent", ("code", code), names.get(code)) for code in parents]
     if want("child"):
@@ -69,6 +84,17 @@ def lookup_code(ctx: Context, request: LookupRequest) -> LookupResult:
             value = (prop.type, prop.value)
         result.properties.append((prop.code, value, None))
     return result
+
+
+def _snapshot_for(ctx: Context, system: str, version: str | None) -> Any:
+    """The in-memory snapshot of ``system`` when it is the version asked for (the newest, or the same version)
+    and the request brings no version or supplement of its own (then the context has no index); else None."""
+    if ctx.search is None or not system:
+        return None
+    snapshot = ctx.search.snapshots.get(ctx.aliases.canonical(system))
+    if snapshot is None or (version and version != snapshot.version):
+        return None
+    return snapshot
 
 
 def validate_coding(ctx: Context, coding: Coding, *, display_language: str | None = None,

@@ -16,7 +16,8 @@ from typing import Callable
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from termserver.models import CodeSystemVersion, Concept, ConceptMapVersion, Designation, MapElement, StoreState
+from termserver.models import (CodeSystemVersion, Concept, ConceptMapVersion, ConceptParent, ConceptProperty,
+                               Designation, MapElement, StoreState)
 from termserver.services import catalog
 from termserver.services.catalog import Context
 from termserver.services.snapshot import ConceptSnapshot, SystemSnapshot
@@ -60,8 +61,8 @@ def build_index(ctx: Context) -> SearchIndex:
 def _sources(ctx: Context, row: CodeSystemVersion, mapped: dict[str, list[str]],
              snapshot: SystemSnapshot) -> list[SourceConcept]:
     session = ctx.session
-    concepts = list(session.execute(select(Concept.id, Concept.code, Concept.display, Concept.active,
-                                           Concept.not_selectable, Concept.status)
+    concepts = list(session.execute(select(Concept.id, Concept.code, Concept.display, Concept.definition,
+                                           Concept.active, Concept.not_selectable, Concept.status)
                                     .where(Concept.code_system_id == row.id)
                                     .order_by(Concept.sort_order, Concept.id)))
     own: dict[int, list[catalog.DesignationView]] = defaultdict(list)
@@ -69,13 +70,29 @@ def _sources(ctx: Context, row: CodeSystemVersion, mapped: dict[str, list[str]],
                              .where(Concept.code_system_id == row.id).order_by(Designation.id)):
         own[d.concept_id].append(catalog.DesignationView(d.value, d.language, d.use_system, d.use_code,
                                                          d.use_display))
-    supplements = catalog.supplement_designations(ctx, row)
+    properties: dict[int, list[catalog.PropertyView]] = defaultdict(list)
+    for p in session.scalars(select(ConceptProperty).join(Concept, ConceptProperty.concept_id == Concept.id)
+                             .where(Concept.code_system_id == row.id).order_by(ConceptProperty.id)):
+        properties[p.concept_id].append(catalog.PropertyView(p.code, p.value, p.type, p.value_system,
+                                                             p.value_display))
+    parents: dict[str, list[str]] = defaultdict(list)
+    children: dict[str, list[str]] = defaultdict(list)
+    for child, parent in session.execute(select(ConceptParent.child_code, ConceptParent.parent_code)
+                                         .where(ConceptParent.code_system_id == row.id).order_by(ConceptParent.id)):
+        parents[child].append(parent)
+        children[parent].append(child)
+    supplements = catalog.supplement_contents(ctx, row)
+    nothing = catalog.SupplementContent()
     sources = []
-    for concept_id, code, display, active, not_selectable, status in concepts:
-        designations = own.get(concept_id, []) + supplements.get(code, [])
+    for concept_id, code, display, definition, active, not_selectable, status in concepts:
+        added = supplements.get(code, nothing)
+        designations = own.get(concept_id, []) + added.designations
         preferred = catalog.preferred_display(row, display, designations, None)
-        snapshot.concepts[code] = ConceptSnapshot(code, display, active, status, not_selectable, designations,
-                                                  preferred)
+        snapshot.concepts[code] = ConceptSnapshot(
+            code, display, active, status, not_selectable, designations, preferred, definition=definition,
+            properties=tuple(properties.get(concept_id, ())) + tuple(added.properties),
+            supplements=tuple(added.supplements), parents=tuple(parents.get(code, ())),
+            children=tuple(children.get(code, ())))
         snapshot.folded.setdefault(code.casefold(), code)
         shown = preferred or display or code
         terms: list[tuple[str, int]] = [(shown, KIND_DISPLAY)]

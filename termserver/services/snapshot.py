@@ -1,16 +1,17 @@
 """An in-memory snapshot of the newest version of each code system, for answering validations without the store.
 
 Built together with the search index (from the same rows), rebuilt with it when a load changes the store. It holds
-what ``validate_coding`` needs and nothing more: the system's metadata, and per code the stored display, status,
-active/abstract flags and every designation (supplements included, in the store's order), so the in-memory answer
-is the store's answer.
+what ``validate_coding`` and ``lookup_code`` need and nothing more: the system's metadata, and per code the stored
+display and definition, status, active/abstract flags, every designation and property (supplements included, in the
+store's order, each supplement's designations naming it as their source), the supplements that add to the code and
+its parents and children, so the in-memory answer is the store's answer.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
 
-from termserver.services.catalog import DesignationView
+from termserver.services.catalog import ConceptView, DesignationView, PropertyView
 
 
 @dataclass(slots=True)
@@ -25,6 +26,16 @@ class ConceptSnapshot:
     # the validation checker's own view of this concept, made the first time a request needs it and kept (it is
     # the same for every request; a rebuilt snapshot starts without one)
     checked: Any = None
+    definition: str | None = None
+    properties: tuple[PropertyView, ...] = ()
+    supplements: tuple[str, ...] = ()  # url|version of the supplements that add to it
+    parents: tuple[str, ...] = ()  # in the store's order
+    children: tuple[str, ...] = ()
+
+    def view(self) -> ConceptView:
+        """The concept as ``catalog.concept_view`` reads it from the store (lists copied: the snapshot is shared)."""
+        return ConceptView(self.code, self.display, self.definition, self.active, self.status, self.not_selectable,
+                           list(self.designations), list(self.properties), list(self.supplements))
 
 
 @dataclass

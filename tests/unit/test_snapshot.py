@@ -1,13 +1,16 @@
-"""The in-memory snapshot answers validations exactly as the store does."""
+"""The in-memory snapshot answers validations and lookups exactly as the store does."""
 from __future__ import annotations
 
 import dataclasses
+import json
 import random
 
 import pytest
 
+from termserver.errors import TermserverError
+from termserver.fhir import render
 from termserver.services import catalog
-from termserver.services.codesystems import validate_coding
+from termserver.services.codesystems import LookupRequest, lookup_code, validate_coding
 from termserver.services.results import Coding
 
 SYSTEMS = ["urn:oid:1.2.208.176.2.31", "http://hl7.org/fhir/sid/icpc-2", "urn:oid:1.2.208.176.2.4.12",
@@ -49,3 +52,37 @@ def test_snapshot_and_store_give_the_same_answer(contexts, system: str, language
         from_snapshot = validate_coding(fast, dataclasses.replace(coding), display_language=language, path="Coding")
         from_store = validate_coding(store, dataclasses.replace(coding), display_language=language, path="Coding")
         assert from_snapshot == from_store, coding
+
+
+def _lookup_answer(ctx: catalog.Context, request: LookupRequest) -> str:
+    """The rendered $lookup answer (or the error it raises), as the client gets it."""
+    try:
+        return json.dumps(render.lookup_parameters(lookup_code(ctx, request)), ensure_ascii=False)
+    except TermserverError as exc:
+        return f"{type(exc).__name__} {exc.status} {exc.issue_code} {exc.message}"
+
+
+@pytest.mark.parametrize("system", SYSTEMS)
+@pytest.mark.parametrize("language", [None, "en", "da"])
+def test_lookup_from_the_snapshot_is_the_stores_answer(contexts, system: str, language: str | None) -> None:
+    fast, store = contexts
+    snapshot = fast.search.snapshots[fast.aliases.canonical(system)]
+    codes = {coding.code for coding in _cases(fast.search, system, fast.aliases)}
+    # the codes with the most to say: supplements, properties, children
+    for kind in ("supplements", "properties", "children", "parents"):
+        having = sorted(c.code for c in snapshot.concepts.values() if getattr(c, kind))
+        codes |= set(random.Random(kind).sample(having, min(15, len(having))))
+    compared = 0
+    for code in sorted(codes):
+        for properties in ((), ("parent", "child"), ("*",), ("inclusion", "status")):
+            request = LookupRequest(system, code, None, language, properties)
+            from_snapshot = _lookup_answer(fast, request)
+            assert from_snapshot == _lookup_answer(store, request), (code, properties)
+            compared += 1
+    assert compared > 100
+
+
+def test_lookup_of_another_version_goes_to_the_store(contexts) -> None:
+    fast, _ = contexts
+    request = LookupRequest("http://hl7.org/fhir/sid/icpc-2", "K86", "0.0")
+    assert _lookup_answer(fast, request).startswith("UnknownCodeSystem 404")
