@@ -1,4 +1,3 @@
-# syntax=docker/dockerfile:1.7
 # termserver: FHIR R4 terminology server for Danish general practice.
 #
 #   docker build -t termserver .
@@ -18,11 +17,12 @@
 #   GUNICORN_CMD_ARGS  further gunicorn options, read by gunicorn itself (e.g. "--timeout 30 --graceful-timeout 20")
 # Any other command runs instead of the server, e.g. `docker run --rm termserver termserver info`.
 # Release files are licensed: they are mounted at run time and never part of the image (.dockerignore keeps them
-# out of the build context). Needs BuildKit (the default builder since Docker 23) for the heredoc and bind mount.
+# out of the build context). Builds with BuildKit and with the classic builder alike (no heredocs, no RUN --mount,
+# no `# syntax=` line, so nothing but the base image is pulled). Without Docker Hub: deploy/offline-images.sh.
 
 ARG PYTHON_IMAGE=python:3.11-slim-bookworm
 
-# ---- build: the termserver wheel plus wheels of all its dependencies
+# ---- build: termserver and its dependencies in a virtual environment, copied whole into the runtime stage
 FROM ${PYTHON_IMAGE} AS build
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 WORKDIR /src
@@ -30,7 +30,11 @@ WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY termserver ./termserver
 COPY loaders ./loaders
-RUN pip wheel --wheel-dir /wheels .
+# no pip inside the environment: the base image's pip installs into it (--python), so the runtime image carries
+# neither a second pip nor the wheels; the runtime stage copies the environment as one layer
+RUN python -m venv --without-pip /opt/termserver \
+ && pip --python /opt/termserver/bin/python install . \
+ && /opt/termserver/bin/python -c "import termserver, loaders, gunicorn"
 
 # ---- runtime
 FROM ${PYTHON_IMAGE}
@@ -41,17 +45,15 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PATH=/opt/termserver/bin:$PATH \
     TERMSERVER_DATA_DIR=/var/lib/termserver \
     TERMSERVER_DATA=/data/releases \
     TERMSERVER_LEXICONS=/usr/share/termserver/synonyms-da.tsv \
     WORKERS=2 \
     LOAD_ON_START=auto
 
-# the wheels are bind-mounted from the build stage, so they never become a layer of this image;
-# pip chose the versions once, in the build stage; --no-index installs exactly those wheels
-# hadolint ignore=DL3013
-RUN --mount=type=bind,from=build,source=/wheels,target=/wheels \
-    pip install --no-index --find-links=/wheels termserver
+# same base image, same path: the environment's python links to the same interpreter in both stages
+COPY --from=build /opt/termserver /opt/termserver
 
 COPY data/synonyms-da.tsv /usr/share/termserver/synonyms-da.tsv
 
@@ -61,38 +63,8 @@ RUN groupadd --system --gid 10001 termserver \
  && mkdir -p /var/lib/termserver /data/releases \
  && chown termserver:termserver /var/lib/termserver
 
-COPY --chmod=0755 <<'EOF' /usr/local/bin/termserver-entrypoint
-#!/bin/sh
-# Serve; with SQLite, first load the mounted releases (unchanged files are a no-op). A failed load stops the
-# container: the database keeps its previous content, but a release that does not load should not go unnoticed.
-# With PostgreSQL several nodes share one store, so none of them loads: the loader job does, once, on the primary.
-set -eu
-if [ "$#" -gt 0 ]; then
-    exec "$@"
-fi
-load="${LOAD_ON_START:-auto}"
-if [ "$load" = auto ]; then
-    case "${TERMSERVER_DATABASE_URL:-sqlite}" in
-        postgres*) load=false ;;
-        *) load=true ;;
-    esac
-fi
-releases="${TERMSERVER_DATA:-/data/releases}"
-if [ "$load" = true ]; then
-    if [ -d "$releases" ] && [ -n "$(ls -A "$releases" 2>/dev/null)" ]; then
-        # the schema first, where this version of termserver has migrations
-        if termserver db --help >/dev/null 2>&1; then
-            termserver db upgrade
-        fi
-        # word splitting of the ':'-separated lexicon list into paths is intended
-        # shellcheck disable=SC2046
-        termserver load --quiet "$releases" ${TERMSERVER_LEXICONS:+$(echo "$TERMSERVER_LEXICONS" | tr ':' ' ')}
-    else
-        echo "termserver: no releases mounted at $releases; serving what the database holds" >&2
-    fi
-fi
-exec termserver serve --host 0.0.0.0 --port 8080 --workers "${WORKERS:-2}"
-EOF
+# executable in git (mode 0755), and COPY keeps the mode
+COPY deploy/docker-entrypoint.sh /usr/local/bin/termserver-entrypoint
 
 # numeric, so that Kubernetes' runAsNonRoot can check it
 USER 10001:10001
