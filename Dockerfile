@@ -32,9 +32,11 @@ COPY termserver ./termserver
 COPY loaders ./loaders
 # no pip inside the environment: the base image's pip installs into it (--python), so the runtime image carries
 # neither a second pip nor the wheels; the runtime stage copies the environment as one layer
+# the dependencies' own test suites (pandas, numpy, fhir.resources: ~70 MB) are never run here
 RUN python -m venv --without-pip /opt/termserver \
  && pip --python /opt/termserver/bin/python install . \
- && /opt/termserver/bin/python -c "import termserver, loaders, gunicorn"
+ && find /opt/termserver/lib -depth -type d -name tests -path '*/site-packages/*' -exec rm -rf {} + \
+ && /opt/termserver/bin/python -c "import termserver, loaders, gunicorn, pandas, numpy, fhir.resources"
 
 # ---- runtime
 FROM ${PYTHON_IMAGE}
