@@ -17,7 +17,7 @@ import logging
 import os
 import re
 import time
-import uuid
+from random import getrandbits as _random_bits
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Callable, Iterable, Iterator
@@ -51,10 +51,13 @@ LATENCY = Histogram("termserver_http_request_duration_seconds",
 
 
 def request_id_from(header: str | None) -> str:
-    """The client's ``X-Request-Id`` when it is well-formed (at most 128 safe characters), else a new one."""
+    """The client's ``X-Request-Id`` when it is well-formed (at most 128 safe characters), else a new one (32 hex
+    digits)."""
     if header and _SAFE_REQUEST_ID.match(header):
         return header
-    return uuid.uuid4().hex
+    # 128 random bits as uuid4().hex has, without its syscall and UUID object (an id, not a secret; the random
+    # module is reseeded in every forked worker)
+    return f"{_random_bits(128):032x}"
 
 
 class RequestObserver:
@@ -120,11 +123,18 @@ class _ObservedBody:
             done(self._sent)
 
 
+# (operation, status) → the counter and histogram children it is counted in: labels() looks them up under a lock
+_SERIES: dict[tuple[str, int], tuple[Any, Any]] = {}
+
+
 def _record(environ: dict[str, Any], status: int, sent: int, started: float) -> None:
     seconds = time.perf_counter() - started
     operation = environ.get(OPERATION_ENVIRON) or UNMATCHED
-    REQUESTS.labels(operation, str(status)).inc()
-    LATENCY.labels(operation).observe(seconds)
+    series = _SERIES.get((operation, status))
+    if series is None:
+        series = _SERIES[(operation, status)] = (REQUESTS.labels(operation, str(status)), LATENCY.labels(operation))
+    series[0].inc()
+    series[1].observe(seconds)
     if access_log.isEnabledFor(logging.INFO):
         # WSGI hands the path over as latin-1 of its bytes; log the UTF-8 the client sent
         path = (environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")).encode("latin-1", "replace") \
