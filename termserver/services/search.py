@@ -27,7 +27,7 @@ import re
 import time
 import unicodedata
 from bisect import bisect_left
-from collections import defaultdict
+from collections import OrderedDict, defaultdict
 from dataclasses import dataclass, field
 from itertools import combinations
 from typing import Any, Iterable, Iterator
@@ -54,6 +54,7 @@ _CODE_CHARS = re.compile(r"[^0-9a-z]")
 MIN_COMPOUND_PART = 4
 MIN_PREFIX = 3  # shortest word (other than the last) matched as a prefix
 FUZZY_PREFIX_LENGTHS = range(4, 13)
+WORD_CACHE_TERMS = 100_000  # term ids kept in one system's word cache (at most ~8 MB of a worker's own memory)
 
 
 def normalize(text: str) -> str:
@@ -163,6 +164,10 @@ class SystemIndex:
         self.code_keys: list[str] = sorted(self.by_code)
         self.sorted_norms: list[tuple[str, int]] = sorted((term.norm, i) for i, term in enumerate(self.terms))
         self._one_letter: dict[str, list[Match]] = {}
+        # query word → the terms it matches, with their cost: the same words come back keystroke after keystroke
+        # ("type 2 diabetes u", "type 2 diabetes ud", ...) and from user after user; bounded (see _word_terms)
+        self._word_cache: OrderedDict[tuple[str, bool], dict[int, int]] = OrderedDict()
+        self._word_cache_size = 0
         self.vocab: list[str] = sorted(postings)
         self.postings: dict[str, tuple[int, ...]] = {t: tuple(sorted(ids)) for t, ids in postings.items()}
         vocab_set = set(self.vocab)
@@ -330,12 +335,7 @@ class SystemIndex:
             last = position == len(words) - 1
             terms = cache.get((word, last))
             if terms is None:
-                terms = {}
-                for token, cost in self.word_tokens(word, last).items():
-                    for term_id in self.postings[token]:
-                        if terms.get(term_id, 99) > cost:
-                            terms[term_id] = cost
-                cache[(word, last)] = terms
+                terms = cache[(word, last)] = self._word_terms(word, last)
             if not terms:
                 return
             per_word.append(terms)
@@ -362,6 +362,30 @@ class SystemIndex:
             else:
                 match_class = CLASS_FUZZY
             offer(term.concept, match_class, term, total + extra)
+
+
+    def _word_terms(self, word: str, last: bool) -> dict[int, int]:
+        """Term id → the cheapest cost at which ``word`` matches one of its tokens (shared: read it, never change
+        it). Kept for the next queries with the word; the least recently used words make room when the kept
+        entries (term ids, plus one per word) would pass WORD_CACHE_TERMS."""
+        key = (word, last)
+        cache = self._word_cache
+        terms = cache.get(key)
+        if terms is not None:
+            cache.move_to_end(key)
+            return terms
+        terms = {}
+        for token, cost in self.word_tokens(word, last).items():
+            for term_id in self.postings[token]:
+                if terms.get(term_id, 99) > cost:
+                    terms[term_id] = cost
+        weight = len(terms) + 1  # a word matching nothing is kept too, and counts
+        if weight <= WORD_CACHE_TERMS:
+            while cache and self._word_cache_size + weight > WORD_CACHE_TERMS:
+                self._word_cache_size -= len(cache.popitem(last=False)[1]) + 1
+            cache[key] = terms
+            self._word_cache_size += weight
+        return terms
 
 
 def _variants(words: list[str]) -> list[tuple[list[str], int]]:

@@ -432,6 +432,22 @@ def test_hits_are_unique_and_ordered_by_rank_and_score(query: str) -> None:
 
 # --- SearchIndex and search_codes ---------------------------------------------------------------------------------
 
+@pytest.mark.parametrize("bound", [0, 3, 40, 100_000])
+def test_the_word_cache_changes_no_answer_and_keeps_its_bound(monkeypatch, bound: int) -> None:
+    import termserver.services.search as search
+
+    monkeypatch.setattr(search, "WORD_CACHE_TERMS", bound)
+    queries = ["hyp", "hypert", "hypertension", "ryg", "rygsmerter", "smerter i ryg", "bihule", "kaffe hjerte",
+               "hyp", "smerter i ryg", "ryg"]
+    index = SystemIndex(ICPC2, "7.0", ICPC2_CONCEPTS)
+    for query in queries:
+        fresh = SystemIndex(ICPC2, "7.0", ICPC2_CONCEPTS)  # nothing kept yet
+        assert index.search(query) == fresh.search(query), query
+        assert index._word_cache_size == sum(len(t) + 1 for t in index._word_cache.values()) <= bound
+    if bound in (0, 100_000):
+        assert bool(index._word_cache) == (bound > 0)
+
+
 def test_search_across_systems_merges_by_rank() -> None:
     hits = search_codes(EVERYTHING, "bihulebetændelse", None, limit=20)
     assert {(h.system, h.code) for h in hits} == {(ICPC2, "R75"), (SKS_DIAGNOSES, "DJ01")}
