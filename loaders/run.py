@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from loaders import find_loader, is_not_a_release
 from loaders.model import ParsedRelease
-from loaders.store import StoreResult, store_release, sync_aliases
+from loaders.store import StoreResult, one_generation_bump, store_release, sync_aliases
 from termserver.errors import LoadError
 from termserver.systems import AliasTable
 
@@ -85,13 +85,14 @@ def load_paths(session_factory: sessionmaker[Session], paths: list[Path], aliase
     releases.sort(key=_store_order)
     by_path = {r.path: r for r in releases}
     iterable = progress([Path(p) for p in by_path], "storing") if progress else [Path(p) for p in by_path]
-    for path in iterable:
-        release = by_path[str(path)]
-        report.warnings += [f"{release.path}: {w}" for w in release.warnings]
-        try:
-            report.results += store_release(session_factory, release, aliases)
-        except LoadError as exc:
-            report.errors.append(str(exc))
+    with one_generation_bump(session_factory):  # servers rebuild their index once for the whole load
+        for path in iterable:
+            release = by_path[str(path)]
+            report.warnings += [f"{release.path}: {w}" for w in release.warnings]
+            try:
+                report.results += store_release(session_factory, release, aliases)
+            except LoadError as exc:
+                report.errors.append(str(exc))
     value_sets = [r.url for r in report.results if r.kind == "ValueSet"]
     if value_sets:  # MedCom's value sets against the stored NPU/MCS: missing codes, other displays
         from loaders import medcom_fsh

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Iterable, Iterator, TypeVar
@@ -56,6 +58,34 @@ def bump_generation(session: Session) -> None:
     else:
         state.generation += 1
         state.changed_at = datetime.now(timezone.utc)
+
+
+# set by one_generation_bump: the parts stored in its block note their change here instead of bumping each
+_CHANGES_IN_RUN: ContextVar[list[str] | None] = ContextVar("termserver_changes_in_run", default=None)
+
+
+@contextmanager
+def one_generation_bump(session_factory: sessionmaker[Session]) -> Iterator[None]:
+    """Let the parts stored inside the block bump the store generation once, when the block ends (also when it ends
+    with an error, if a part was stored before it), so a server rebuilds its index once per load, not per part."""
+    changes: list[str] = []
+    token = _CHANGES_IN_RUN.set(changes)
+    try:
+        yield
+    finally:
+        _CHANGES_IN_RUN.reset(token)
+        if changes:
+            with session_factory.begin() as session:
+                bump_generation(session)
+
+
+def _record_change(session: Session, what: str) -> None:
+    """A part's transaction changed the store: bump the generation in it, or note it for the run's one bump."""
+    changes = _CHANGES_IN_RUN.get()
+    if changes is None:
+        bump_generation(session)
+    else:
+        changes.append(what)
 
 
 def sync_aliases(session_factory: sessionmaker[Session], aliases: AliasTable) -> None:
@@ -135,7 +165,7 @@ def store_code_system(session_factory: sessionmaker[Session], parsed: ParsedCode
             session.flush()
             status = "replaced"
         row = _write_code_system(session, to_write, aliases, sha, sources)
-        bump_generation(session)
+        _record_change(session, to_write.url)
         if parsed.layer and current is not None and current.id != row.id \
                 and parsed.layer not in {stored.key for stored in current.layers}:
             # a new kind of layer was added: the old assembled version is superseded, not a version of its own
@@ -229,7 +259,7 @@ def store_value_set(session_factory: sessionmaker[Session], parsed: ParsedValueS
             session.delete(existing)
             session.flush()
             status = "replaced"
-        bump_generation(session)
+        _record_change(session, parsed.url)
         session.add(ValueSetVersion(
             url=parsed.url, version=parsed.version, version_key=parsed.version or "", name=parsed.name,
             title=parsed.title, status=parsed.status, publisher=parsed.publisher, date=parsed.date,
@@ -256,7 +286,7 @@ def store_concept_map(session_factory: sessionmaker[Session], parsed: ParsedConc
             session.delete(existing)
             session.flush()
             status = "replaced"
-        bump_generation(session)
+        _record_change(session, parsed.url)
         row = ConceptMapVersion(
             url=parsed.url, version=parsed.version, version_key=parsed.version or "", name=parsed.name,
             title=parsed.title, status=parsed.status, publisher=parsed.publisher, date=parsed.date,

@@ -32,19 +32,19 @@ pytestmark = pytest.mark.reliability
 
 SYSTEM = "http://example.org/fhir/CodeSystem/reliability-big"
 CONCEPTS = 20_000
-# `termserver load`, with loaders.store.bump_generation (the last write of a code system's transaction, after every
-# concept row) announcing on stdout that the transaction is open and then waiting: a SIGKILL sent on that line lands
-# inside the store transaction, every row written and nothing committed
+# `termserver load`, with loaders.store._record_change (where a code system's transaction records its change, after
+# every concept row) announcing on stdout that the transaction is open and then waiting: a SIGKILL sent on that line
+# lands inside the store transaction, every row written and nothing committed
 KILLABLE_LOAD = """
 import sys, time
 import loaders.store as store
-original = store.bump_generation
-def announce_then_wait(session):
-    original(session)
+original = store._record_change
+def announce_then_wait(session, what):
+    original(session, what)
     session.flush()
     print("IN-STORE-TRANSACTION", flush=True)
     time.sleep(120)
-store.bump_generation = announce_then_wait
+store._record_change = announce_then_wait
 from termserver.cli import main
 main(sys.argv[1:])
 """

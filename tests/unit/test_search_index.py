@@ -140,9 +140,9 @@ def test_every_loaded_system_is_indexed_at_its_newest_version(app) -> None:
 SYMPTOMS = "http://example.org/fhir/CodeSystem/symptoms"
 
 
-def write_code_system(path: Path, concepts: list[tuple[str, str]]) -> Path:
+def write_code_system(path: Path, concepts: list[tuple[str, str]], url: str = SYMPTOMS) -> Path:
     path.write_text(json.dumps({
-        "resourceType": "CodeSystem", "url": SYMPTOMS, "version": "1", "name": "Symptoms", "status": "active",
+        "resourceType": "CodeSystem", "url": url, "version": "1", "name": "Symptoms", "status": "active",
         "content": "complete", "language": "da",
         "concept": [{"code": code, "display": display} for code, display in concepts]}), encoding="utf-8")
     return path
@@ -204,3 +204,17 @@ def test_an_empty_store_has_an_empty_index(small_store) -> None:
     index = holder.build()
     assert index.systems == {} and index.generation == 0
     assert search_codes(index, "hoste", None) == []
+
+
+def test_a_load_of_several_parts_bumps_the_generation_once(small_store, tmp_path: Path) -> None:
+    aliases = AliasTable()
+    with small_store() as session:
+        start = current_generation(session)
+    paths = [write_code_system(tmp_path / f"part{i}.json", [("S1", f"Hovedpine {i}")], url=f"{SYMPTOMS}-{i}")
+             for i in range(3)]
+    assert [r.status for r in load_paths(small_store, paths, aliases).results] == ["loaded"] * 3
+    with small_store() as session:
+        assert current_generation(session) == start + 1  # one rebuild per load, not one per part
+    assert [r.status for r in load_paths(small_store, paths, aliases).results] == ["unchanged"] * 3
+    with small_store() as session:
+        assert current_generation(session) == start + 1
