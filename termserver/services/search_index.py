@@ -50,7 +50,9 @@ def build_index(ctx: Context) -> SearchIndex:
     mapped = _mapped_texts(ctx)
     for url in urls:
         row = catalog.versions_of(ctx, url)[0]
-        snapshot = SystemSnapshot(row.url, row.version, row.title, row.name, row.language, row.case_sensitive)
+        snapshot = SystemSnapshot(row.url, row.version, row.title, row.name, row.language, row.case_sensitive,
+                                  supplements=tuple(f"{s.url}|{s.version}" if s.version else s.url
+                                                    for s in catalog.supplements_of(ctx, row)))
         index.systems[url] = SystemIndex(url, row.version, _sources(ctx, row, mapped.get(url, {}), snapshot))
         index.snapshots[url] = snapshot
     index.seconds = time.perf_counter() - started

@@ -48,6 +48,7 @@ class SystemSnapshot:
     name: str | None
     language: str | None
     case_sensitive: bool
+    supplements: tuple[str, ...] = ()  # url|version of the store's supplements of this version (the expansion's used-supplement)
     concepts: dict[str, ConceptSnapshot] = field(default_factory=dict)
     folded: dict[str, str] = field(default_factory=dict)  # casefolded code → code
     checked: Any = None  # the validation checker's view of this system (made when first needed, then kept)

@@ -96,7 +96,7 @@ class ValidationOptions:
 
     def working_languages(self) -> Languages | None:
         value = self.display_language or self.http_language
-        return _parsed_languages(value) if value else None
+        return parsed_languages(value) if value else None
 
     def lang_summary(self) -> str:
         return self.display_language or self.http_language or "--"
@@ -169,7 +169,7 @@ class Languages:
 
 
 @functools.lru_cache(maxsize=256)
-def _parsed_languages(value: str) -> Languages:
+def parsed_languages(value: str) -> Languages:
     """``Languages.parse``, once per text (the same few values come with every request; the result is only read)."""
     return Languages.parse(value)
 

@@ -580,30 +580,19 @@ class _Evaluator:
 
     def _display(self, row: CodeSystemVersion, display: str | None, designations: list[DesignationView],
                  languages: Any) -> tuple[str | None, list[DesignationView]]:
-        """The display to show (the best designation for ``languages``, by tx.fhir.org's rules), and the other
-        designations (the code system's own display among them when another one was chosen), as
-        ``includeDesignations`` lists them, kept to the ``designation`` filters."""
-        if languages is None and not designations:
-            return display, []
-        from termserver.services.validation import Designations, Language as _language
-
-        base = DesignationView(display, row.language, catalog.HL7_TERM_MAINT, "preferredForLanguage",
-                               "Preferred For Language") if display else None
-        every = ([base] if base else []) + designations
-        candidates = Designations()
-        base_lang = row.language
-        candidates.base_lang = _language(base_lang) if base_lang else None
-        for item in every:
-            candidates.add(item)
-        chosen = candidates.preferred(languages) if languages is not None else None
-        index = candidates.designations.index(chosen) if chosen is not None else -1
-        if chosen is None and languages is not None and any(
-                entry.code == "*" and entry.quality <= 0 for entry in languages.languages):
-            shown, others = None, list(every)  # "de, *; q=0": a display in those languages, or none
-        elif chosen is None or (base is not None and index == 0):
-            shown, others = display, list(designations)  # the code system's own display
+        """The display to show and the other designations, kept to the request's ``designation`` filters. With no
+        language asked for, the display is the one a Danish GP is shown for the system everywhere else (``$lookup``,
+        the typeahead): a designation in its default language used as a display, else the stored display."""
+        if languages is not None and not self.request.display_language:
+            shown = catalog.preferred_display(row, display, designations, None)
+            chosen = next((d for d in designations if d.value == shown), None) if shown != display else None
+            others = list(designations)
+            if chosen is not None:  # a designation is shown: the code system's own display becomes one of the others
+                own = [DesignationView(display, row.language, catalog.HL7_TERM_MAINT, "preferredForLanguage",
+                                       "Preferred For Language")] if display else []
+                others = own + [d for d in designations if d is not chosen]
         else:
-            shown, others = chosen.value, [d for i, d in enumerate(every) if i != index]
+            shown, others = choose_display(row.language, display, designations, languages)
         filters = self.request.designations
         if filters:
             others = [d for d in others if any(_designation_matches(d, f) for f in filters)]
@@ -753,7 +742,8 @@ def expand_value_set(ctx: Context, vs: ResolvedValueSet, request: ExpandRequest)
     request = _with_value_set_parameters(vs, request)
     used_systems: dict[str, None] = {}
     evaluator = _Evaluator(ctx, request)
-    rows: list[Any] | None = _rows_from_index(ctx, vs, request, used_systems) if request.filter else None
+    rows: list[Any] | None = _rows_from_index(ctx, vs, request, used_systems, evaluator.used_supplements) \
+        if request.filter else None
     if rows is None:
         rows = list(evaluator.evaluate(vs).values())
         used_systems = evaluator.used_systems
@@ -874,6 +864,32 @@ def _nearest_in(system: str, version: str | None, parents: list[str], members: d
     return None
 
 
+def choose_display(base_lang: str | None, display: str | None, designations: list[DesignationView],
+                   languages: Any) -> tuple[str | None, list[DesignationView]]:
+    """The display to show (the best designation for ``languages``, by tx.fhir.org's rules) and the other
+    designations (the code system's own display among them when another one was chosen), as
+    ``includeDesignations`` lists them. ``base_lang`` is the code system's language, ``display`` its own display."""
+    if languages is None and not designations:
+        return display, []
+    from termserver.services.validation import Designations, Language as _language
+
+    base = DesignationView(display, base_lang, catalog.HL7_TERM_MAINT, "preferredForLanguage",
+                           "Preferred For Language") if display else None
+    every = ([base] if base else []) + designations
+    candidates = Designations()
+    candidates.base_lang = _language(base_lang) if base_lang else None
+    for item in every:
+        candidates.add(item)
+    chosen = candidates.preferred(languages) if languages is not None else None
+    index = candidates.designations.index(chosen) if chosen is not None else -1
+    if chosen is None and languages is not None and any(
+            entry.code == "*" and entry.quality <= 0 for entry in languages.languages):
+        return None, list(every)  # "de, *; q=0": a display in those languages, or none
+    if chosen is None or (base is not None and index == 0):
+        return display, list(designations)  # the code system's own display
+    return chosen.value, [d for i, d in enumerate(every) if i != index]
+
+
 @dataclass(slots=True)
 class _IndexedMatch:
     """A hit of the search index, turned into a :class:`_Row` only if it lands on the page."""
@@ -881,6 +897,10 @@ class _IndexedMatch:
     system: str  # as the value set names it (an alias stays an alias)
     index: SystemIndex
     match: Match
+    # displayLanguage: the display is chosen for these languages from the in-memory snapshot of the system, by the
+    # rules the store's expansion uses (None: the index's display, the system's default language)
+    languages: Any = None
+    snapshot: Any = None  # services.snapshot.SystemSnapshot
 
     @property
     def active(self) -> bool:
@@ -896,19 +916,29 @@ class _IndexedMatch:
 
     def row(self) -> _Row:
         hit = self.index.hit(self.match)
-        return _Row(self.system, hit.version, hit.code, hit.display, hit.active, hit.abstract, (0, 0),
+        display: str | None = hit.display
+        if self.languages is not None:
+            concept = self.snapshot.concepts[hit.code]
+            display = choose_display(self.snapshot.language, concept.display, concept.designations,
+                                     self.languages)[0]
+        return _Row(self.system, hit.version, hit.code, display, hit.active, hit.abstract, (0, 0),
                     match=(hit.matched_term, hit.match_kind, hit.score))
 
 
-def _rows_from_index(ctx: Context, vs: ResolvedValueSet, request: ExpandRequest,
-                     used_systems: dict[str, None]) -> list[_IndexedMatch] | None:
-    """The ranked rows of a filtered expansion of whole systems, straight from the search index; None when the
-    value set or the request needs the store (concept lists, filters, imports, other versions or languages)."""
+def _rows_from_index(ctx: Context, vs: ResolvedValueSet, request: ExpandRequest, used_systems: dict[str, None],
+                     used_supplements: dict[str, None]) -> list[_IndexedMatch] | None:
+    """The ranked rows of a filtered expansion of whole systems, straight from the search index (displays in a
+    ``displayLanguage`` from its snapshot); None when the value set or the request needs the store (concept lists,
+    filters, imports, other versions, designations, properties, supplements sent with the request)."""
+    from termserver.services.validation import parsed_languages
+
     index = ctx.search
     includes = whole_system_includes(vs)
-    if index is None or includes is None or request.display_language or request.include_designations \
-            or request.force_versions or request.check_versions or request.default_versions or request.properties:
+    if index is None or includes is None or request.include_designations or request.force_versions \
+            or request.check_versions or request.default_versions or request.properties \
+            or ctx.overlay is not None:
         return None
+    languages = parsed_languages(request.display_language) if request.display_language else None
     found: list[tuple[tuple, _IndexedMatch]] = []
     seen: set[str] = set()
     active_only = vs.compose.get("inactive") is False
@@ -918,18 +948,20 @@ def _rows_from_index(ctx: Context, vs: ResolvedValueSet, request: ExpandRequest,
         version = request.force_versions.get(canonical) or include.get("version") or \
             request.default_versions.get(canonical)
         system_index = index.get(canonical)
-        if system_index is None:
+        snapshot = index.snapshots.get(canonical)
+        if system_index is None or snapshot is None:
             return None
         if version and version != system_index.version:
             row = catalog.resolve_system(ctx, system, version)
             if row.version != system_index.version:
                 return None
         used_systems[f"{canonical}|{system_index.version}" if system_index.version else canonical] = None
+        used_supplements.update(dict.fromkeys(snapshot.supplements))
         if canonical in seen:  # the same system included twice: its codes once
             continue
         seen.add(canonical)
         for match in system_index.ranked(request.filter or ""):
-            item = _IndexedMatch(system, system_index, match)
+            item = _IndexedMatch(system, system_index, match, languages, snapshot)
             if not active_only or item.active:
                 found.append((match[0], item))
     found.sort(key=lambda item: item[0])

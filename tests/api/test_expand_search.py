@@ -197,3 +197,42 @@ def test_paging_with_a_filter_is_stable(client, source: str, text: str, size: in
         pages.append(codes(one))
     assert [code for one in pages for code in one] == codes(whole)
     assert codes(page(count=size, offset=size)) == pages[1]  # asked again: the same page
+
+
+# --- displayLanguage from the index path -----------------------------------------------------------------------------
+
+WHO_ICD10 = "http://hl7.org/fhir/sid/icd-10"
+MCS = "urn:oid:1.2.208.184.100.8"
+
+
+def _comparable(expansion: dict[str, Any]) -> dict[str, Any]:
+    """An expansion without what differs between two answers to the same request (its id and timestamp)."""
+    return {key: value for key, value in expansion.items() if key not in ("identifier", "timestamp")}
+
+
+@pytest.mark.parametrize("language", [None, "da", "en", "da-DK", "de", "en, da; q=0.5", "de, *; q=0", "fr, en; q=0.2"])
+@pytest.mark.parametrize(("system", "text"), [
+    (ICPC2, "bihulebet"), (ICPC2_OID, "hjertebank"), (ICPC2, "k8"), (ICPC2, "sinusitis"),
+    (SKS, "diabetes"), (SKS, "DJ44"), (WHO_ICD10, "asthma"), (NPU, "hæmoglobin"), (MCS, "blodtryk"),
+])
+def test_the_index_answers_a_typeahead_expansion_as_the_evaluated_value_set_does(
+        client, monkeypatch, system: str, text: str, language: str | None) -> None:  # type: ignore[no-untyped-def]
+    """A filtered expansion of a whole system is answered from the search index and its snapshot, without the
+    store; the answer is the one the evaluated value set gives (entries, displays, used code systems and
+    supplements), with no language, a displayLanguage (the web page sends da) or an Accept-Language header (every
+    browser sends one)."""
+    from termserver.services import valuesets
+
+    params: dict[str, Any] = {"url": f"{system}?fhir_vs", "filter": text, "count": 20}
+    with_language = {**params, "displayLanguage": language} if language else params
+    headers = {"Accept-Language": language} if language else {}
+    by_index = expand_get(client, **with_language)
+    by_index_header = check_response(client.get(EXPAND, query_string=params, headers=headers),
+                                     200, "ValueSet")["expansion"]
+    monkeypatch.setattr(valuesets, "_rows_from_index", lambda *args: None)
+    by_store = expand_get(client, **with_language)
+    by_store_header = check_response(client.get(EXPAND, query_string=params, headers=headers),
+                                     200, "ValueSet")["expansion"]
+    assert by_index.get("contains"), f"{text!r} found nothing in {system}"
+    assert _comparable(by_index) == _comparable(by_store)
+    assert _comparable(by_index_header) == _comparable(by_store_header)
