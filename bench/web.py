@@ -37,11 +37,15 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-
 # records, in the page, when each text was typed and when a list answering it was shown
 PROBE = """() => {
   const input = document.getElementById('q'), list = document.getElementById('suggestions');
-  window.__typed = {}; window.__shown = [];
-  input.addEventListener('input', () => { window.__typed[input.value.trim()] = performance.now(); });
+  performance.setResourceTimingBufferSize(100000);
+  window.__typed = {}; window.__shown = []; const waiting = new Set();
+  input.addEventListener('input', () => {
+    const text = input.value.trim(); window.__typed[text] = performance.now(); waiting.add(text);
+  });
+  // the first list shown for each typed text (not the list emptied when the box is cleared, nor a later re-render)
   new MutationObserver(() => {
     const query = list.getAttribute('data-for');
-    if (query !== null) { window.__shown.push([query, performance.now()]); }
+    if (query !== null && waiting.has(query)) { waiting.delete(query); window.__shown.push([query, performance.now()]); }
   }).observe(list, {childList: true});
 }"""
 COLLECT = """() => {

@@ -197,6 +197,10 @@ def _code_form(ctx: Context, source: str, code: str, add: Add) -> None:
 
 
 def _exists(ctx: Context, system: str, code: str) -> bool:
+    """Whether the newest version of ``system`` has ``code`` (from its in-memory snapshot when there is one)."""
+    snapshot = ctx.search.snapshots.get(ctx.aliases.canonical(system)) if ctx.search is not None else None
+    if snapshot is not None:
+        return snapshot.find(code) is not None
     try:
         row = catalog.resolve_system(ctx, system)
     except UnknownCodeSystem:
@@ -217,6 +221,15 @@ def _fill_displays(ctx: Context, matches: list[TranslationMatch]) -> None:
                 rows[system] = None
         row = rows[system]
         if row is None:
+            continue
+        # the in-memory snapshot of the newest version holds the same display (the context has no index when the
+        # request brings code systems or supplements of its own)
+        snapshot = ctx.search.snapshots.get(row.url) if ctx.search is not None else None
+        if snapshot is not None and snapshot.version == row.version:
+            found = snapshot.find(match.target.code or "")
+            if found is not None:
+                match.target.display = found.shown
+                match.target.version = row.version
             continue
         concept = catalog.find_concept(ctx, row, match.target.code or "")
         if concept is not None:

@@ -86,3 +86,39 @@ def test_lookup_of_another_version_goes_to_the_store(contexts) -> None:
     fast, _ = contexts
     request = LookupRequest("http://hl7.org/fhir/sid/icpc-2", "K86", "0.0")
     assert _lookup_answer(fast, request).startswith("UnknownCodeSystem 404")
+
+
+@pytest.mark.parametrize(("system", "target", "reverse"), [
+    ("http://hl7.org/fhir/sid/icpc-2", None, False), ("urn:oid:1.2.208.176.2.31", "urn:oid:1.2.208.176.2.4.12", False),
+    ("urn:oid:1.2.208.176.2.4.12", None, False), ("http://hl7.org/fhir/sid/icd-10", None, True),
+])
+def test_translation_displays_from_the_snapshot_are_the_stores(contexts, system: str, target: str | None,
+                                                               reverse: bool) -> None:
+    """$translate fills each target's display from the snapshot; the answer is the one the store gives."""
+    from termserver.services.conceptmaps import TranslateRequest, translate_code
+
+    fast, store = contexts
+    snapshot = fast.search.snapshots[fast.aliases.canonical(system)]
+    codes = sorted(snapshot.concepts)
+    chosen = random.Random(system).sample(codes, min(80, len(codes)))
+    from sqlalchemy import or_, select
+
+    from termserver.models import MapElement
+
+    mapped = sorted({code for code in store.session.scalars(select(MapElement.target_code).where(or_(
+        MapElement.target_system == system, MapElement.target_system == store.aliases.canonical(system))))
+        if code})
+    chosen += random.Random(system).sample(mapped, min(40, len(mapped)))
+    translated = 0
+    for code in chosen + [c.lower() for c in chosen[:10]]:
+        request = TranslateRequest(system, code, target_system=target, reverse=reverse)
+        answers = []
+        for ctx in (fast, store):
+            try:
+                answers.append(json.dumps(render.translate_parameters(translate_code(ctx, request)),
+                                          ensure_ascii=False))
+            except TermserverError as error:
+                answers.append(f"{type(error).__name__}: {error}")
+        assert answers[0] == answers[1], code
+        translated += '"display"' in answers[0]
+    assert translated >= 10, "too few translations with displays to compare"
