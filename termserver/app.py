@@ -1,7 +1,6 @@
 """The application factory's body: settings, database, blueprints and the one error handler."""
 from __future__ import annotations
 
-import gc
 import logging
 from typing import Any, Mapping
 
@@ -54,14 +53,9 @@ def build_app(config: Mapping[str, Any] | None = None) -> Flask:
     aliases = app.extensions["termserver.aliases"]
     holder = IndexHolder(app.extensions["termserver.sessions"], lambda s: Context(s, aliases, settings),
                          settings["INDEX_CHECK_SECONDS"])
-    gc.disable()  # building the index makes ~10⁶ objects: no collections half-way
-    try:
-        holder.build()  # at start-up, so gunicorn --preload workers share it
-    finally:
-        gc.enable()
-    # everything built so far lives as long as the app: keep it out of every later collection (no 100 ms
-    # pauses scanning the index, and no copy-on-write of the forked workers' shared pages)
-    gc.freeze()
+    # at start-up, so gunicorn --preload workers share it; everything built so far lives as long as the app and is
+    # frozen with the index (IndexHolder.build)
+    holder.build()
     app.extensions["termserver.search"] = holder
     # no connection may outlive the fork of gunicorn --preload workers (SQLite connections must not cross fork())
     engine.dispose()

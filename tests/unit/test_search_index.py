@@ -218,3 +218,31 @@ def test_a_load_of_several_parts_bumps_the_generation_once(small_store, tmp_path
     assert [r.status for r in load_paths(small_store, paths, aliases).results] == ["unchanged"] * 3
     with small_store() as session:
         assert current_generation(session) == start + 1
+
+
+def test_a_rebuilt_index_is_frozen_out_of_garbage_collections(small_store, tmp_path: Path) -> None:
+    """After the first build and after a rebuild the index is in the collector's permanent generation: a
+    collection in a worker never scans its ~10⁶ objects (a 100 ms pause in some request), and the old index is
+    freed rather than frozen with it."""
+    import gc
+    import weakref
+
+    aliases = AliasTable()
+    path = write_code_system(tmp_path / "symptoms.json", [("S1", "Hovedpine"), ("S2", "Hoste")])
+    load_paths(small_store, [path], aliases)
+    holder = IndexHolder(small_store, lambda session: Context(session, aliases, {}), check_seconds=0)
+
+    def tracked(index) -> bool:  # type: ignore[no-untyped-def]
+        return any(obj is index for obj in gc.get_objects())  # generations 0-2, not the permanent one
+
+    first = holder.build()
+    assert gc.isenabled() and not tracked(first)
+    old = weakref.ref(first.systems[SYMPTOMS])
+    del first
+    write_code_system(path, [("S1", "Hovedpine"), ("S3", "Nældefeber")])
+    load_paths(small_store, [path], aliases)
+    with small_store() as session:
+        rebuilt = holder.get(session)
+    assert gc.isenabled() and not tracked(rebuilt)
+    assert [h.code for h in search_codes(rebuilt, "naeldefeber", [SYMPTOMS])] == ["S3"]
+    assert old() is None, "the old index is still alive after the rebuild"
