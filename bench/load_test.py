@@ -10,7 +10,8 @@ it (2 sync workers, ``--preload``), with a baseline measured in the same run.
 2. starts ``gunicorn --workers 2 --preload`` (sync workers) on a free loopback port;
 3. builds the mix and checks every URL of it answers 200 once (URLs that do not are dropped and counted):
    70 % typeahead ``ValueSet/$expand`` of the ICPC-2 or SKS implicit value set with ``filter`` and ``count=10``,
-   the filters being the queries of ``bench/queries-da.tsv`` as typed (every prefix of 3 characters or more),
+   the filters being the queries of ``bench/queries-da.tsv`` as typed (every prefix of 3 characters or more;
+   every other query's with ``displayLanguage=da``, as the web page's picker asks),
    20 % ``CodeSystem/$lookup`` and 10 % ``CodeSystem/$validate-code`` (half with the display) of their codes;
 4. runs ``wrk`` at a constant rate (a Lua script paces each thread's requests to a fixed schedule with
    ``clock_gettime``, as wrk2 does; wrk counts latency from the actual send): an untimed warm-up, the baseline
@@ -117,9 +118,11 @@ def read_queries() -> list[tuple[str, str, str]]:
 def candidate_urls(queries: list[tuple[str, str, str]]) -> dict[str, list[str]]:
     """The URLs of each kind of request, before the mix is drawn from them."""
     expand, lookup, validate = [], [], []
-    for query, code, system in queries:
+    for number, (query, code, system) in enumerate(queries):
         for end in range(3, len(query) + 1):  # as typed: every prefix of 3 characters or more
             params = {"url": f"{system}?fhir_vs", "filter": query[:end], "count": "10"}
+            if number % 2:  # half the pickers ask for Danish displays, as the web page does
+                params["displayLanguage"] = "da"
             expand.append("/fhir/ValueSet/$expand?" + urlencode(params, quote_via=quote, safe=":/?"))
         lookup.append("/fhir/CodeSystem/$lookup?" + urlencode({"system": system, "code": code}, quote_via=quote,
                                                               safe=":/"))

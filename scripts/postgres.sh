@@ -2,7 +2,9 @@
 # Start a throwaway PostgreSQL cluster for the tests and print its SQLAlchemy URL.
 # Installs Debian's postgresql package when it is missing (needs root, as in CI).
 set -euo pipefail
-PGPORT=${TERMSERVER_TEST_PGPORT:-55432}
+# below the ephemeral port range (32768-60999): a client socket in TIME_WAIT on the port cannot stop a
+# (re)start after a load test left thousands of them
+PGPORT=${TERMSERVER_TEST_PGPORT:-25432}
 PGDIR=${TERMSERVER_TEST_PGDIR:-/tmp/termserver-pg}
 if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
   { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql; } >&2
