@@ -5,9 +5,11 @@ from __future__ import annotations
 import http.client
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -63,14 +65,23 @@ def free_port() -> int:
 
 @contextmanager
 def gunicorn_server(database_url: str, log_path: Path, worker_class: str = "sync",
-                    workers: int = 2) -> Iterator[tuple[subprocess.Popen, int]]:
-    """gunicorn with ``workers`` workers of ``worker_class`` and the app preloaded, on a free loopback port, no
-    access log; stopped on the way out, also on error. Yields the master process and the port once ``/fhir/metadata`` answers."""
+                    workers: int = 2, as_served: bool = False) -> Iterator[tuple[subprocess.Popen, int]]:
+    """gunicorn with ``workers`` workers of ``worker_class`` and the app preloaded, on a free loopback port;
+    stopped on the way out, also on error. Yields the master process and the port once ``/fhir/metadata`` answers.
+
+    ``as_served``: as ``termserver serve`` runs it, the app's JSON access log of every request (into ``log_path``)
+    and the workers' metrics in a ``PROMETHEUS_MULTIPROC_DIR``; else warnings only and per-process metrics."""
     port = free_port()
     command = [sys.executable, "-m", "gunicorn", "--workers", str(workers), *WORKER_CLASSES[worker_class],
-               "--preload", "--bind", f"127.0.0.1:{port}", "--log-level", "warning", "--timeout", "60", "termserver.wsgi:app"]
-    env = {k: v for k, v in os.environ.items() if k != "GUNICORN_CMD_ARGS"}
-    env.update({"TERMSERVER_DATABASE_URL": database_url, "TERMSERVER_LOG_LEVEL": "WARNING"})
+               "--preload", "--bind", f"127.0.0.1:{port}", "--timeout", "60", "termserver.wsgi:app"]
+    env = {k: v for k, v in os.environ.items() if k not in ("GUNICORN_CMD_ARGS", "PROMETHEUS_MULTIPROC_DIR")}
+    env["TERMSERVER_DATABASE_URL"] = database_url
+    if as_served:
+        env["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="termserver-metrics-")
+        env.pop("TERMSERVER_LOG_LEVEL", None)
+    else:
+        command[-1:-1] = ["--log-level", "warning"]
+        env["TERMSERVER_LOG_LEVEL"] = "WARNING"
     with log_path.open("ab") as log:
         server = subprocess.Popen(command, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
@@ -98,6 +109,8 @@ def gunicorn_server(database_url: str, log_path: Path, worker_class: str = "sync
         except subprocess.TimeoutExpired:
             server.kill()
             server.wait(timeout=20)
+        if as_served:
+            shutil.rmtree(env["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)
 
 
 def write_figures(figures: dict[str, Any], path: Path | None) -> None:

@@ -7,7 +7,8 @@ it (2 sync workers, ``--preload``), with a baseline measured in the same run.
 1. loads every release in PATH (default: $TERMSERVER_DATA, else ../shared/data), the synonym lexicon and MedCom's
    FSH value sets into a temporary SQLite database (or into ``--database-url``, e.g. the PostgreSQL of
    ``bash scripts/postgres.sh``; loading an already loaded database changes nothing), in a child process;
-2. starts ``gunicorn --workers 2 --preload`` (sync workers) on a free loopback port;
+2. starts ``gunicorn --workers 2 --preload`` (sync workers) on a free loopback port, as ``termserver serve`` runs it:
+   the app's JSON access log of every request (into a scratch file) and multiprocess Prometheus metrics;
 3. builds the mix and checks every URL of it answers 200 once (URLs that do not are dropped and counted):
    70 % typeahead ``ValueSet/$expand`` of the ICPC-2 or SKS implicit value set with ``filter`` and ``count=10``,
    the filters being the queries of ``bench/queries-da.tsv`` as typed (every prefix of 3 characters or more;
@@ -219,7 +220,7 @@ def main() -> None:
         loaded = load_database(release_dir, url)
         store = url.split(":", 1)[0]
         print(f"store {store}: loaded {loaded['parts']} parts in {loaded['seconds']:.1f} s")
-        with gunicorn_server(url, scratch / "gunicorn.log", "sync", 2) as (_, port):
+        with gunicorn_server(url, scratch / "gunicorn.log", "sync", 2, as_served=True) as (_, port):
             urls, dropped = checked_urls(port, candidate_urls(read_queries()))
             mix = draw_mix(urls, MIX_SIZE)
             print(f"mix of {len(mix)} URLs from {', '.join(f'{len(v)} {k}' for k, v in urls.items())} "

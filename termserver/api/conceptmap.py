@@ -9,7 +9,7 @@ from termserver.api import full_resource, operation_context
 from termserver.app import context, fhir_response
 from termserver.errors import InvalidRequest
 from termserver.fhir import render
-from termserver.services import conceptmaps, resources
+from termserver.services import catalog, conceptmaps, resources
 
 bp = Blueprint("conceptmap", __name__, url_prefix="/fhir/ConceptMap")
 METHODS = ["GET", "POST"]
@@ -22,7 +22,7 @@ def translate(resource_id: str | None = None) -> Any:
     url = params.str("url")
     if resource_id:
         row = resources.find_by_id(ctx, "ConceptMap", resource_id)
-        url = f"{row.url}|{row.version}" if row.version else row.url
+        url = catalog.canonical(row.url, row.version)
     # R5 names (sourceCode, sourceCoding, ...) as tx.fhir.org accepts them; R4's first
     coding = params.coding("coding") or params.coding("sourceCoding")
     concept = params.codeable_concept("codeableConcept") or params.codeable_concept("sourceCodeableConcept")

@@ -44,6 +44,11 @@ class Context:
         return object_session(row) or self.session
 
 
+def canonical(url: str | None, version: str | None) -> str:
+    """``url|version``, or the bare url of an unversioned resource."""
+    return f"{url}|{version}" if version else url or ""
+
+
 @dataclass
 class DesignationView:
     value: str
@@ -202,14 +207,13 @@ def concept_view(ctx: Context, row: CodeSystemVersion, concept: Concept) -> Conc
     owners: list[tuple[Session, dict[int, str | None]]] = [(ctx.session_of(concept), {concept.id: None})]
     if row.content != "supplement":
         supplements = supplements_of(ctx, row)
-        canonical = {(id(ctx.session_of(s)), s.id): f"{s.url}|{s.version}" if s.version else s.url
-                     for s in supplements}
+        labels = {(id(ctx.session_of(s)), s.id): canonical(s.url, s.version) for s in supplements}
         for session, supplement_ids in _by_session(ctx, supplements):
             # in the order of the supplements' ids: the order their url|version is listed (as the snapshot has it)
             found = session.execute(select(Concept.id, Concept.code_system_id).where(
                 Concept.code_system_id.in_(supplement_ids), Concept.code == concept.code)
                 .order_by(Concept.code_system_id))
-            owners.append((session, {concept_id: canonical[(id(session), system_id)]
+            owners.append((session, {concept_id: labels[(id(session), system_id)]
                                      for concept_id, system_id in found}))
     for session, sources in owners:
         for d in session.scalars(select(Designation).where(Designation.concept_id.in_(list(sources)))
@@ -262,20 +266,20 @@ def supplement_contents(ctx: Context, row: CodeSystemVersion) -> dict[str, Suppl
     """Everything the store's supplements of ``row`` add, by code, in :func:`concept_view`'s order (for the
     in-memory snapshot; a request's own supplements are not included)."""
     result: dict[str, SupplementContent] = defaultdict(SupplementContent)
-    canonical = {s.id: f"{s.url}|{s.version}" if s.version else s.url for s in supplements_of(ctx, row)
-                 if ctx.session_of(s) is ctx.session}
-    if not canonical:
+    labels = {s.id: canonical(s.url, s.version) for s in supplements_of(ctx, row)
+              if ctx.session_of(s) is ctx.session}
+    if not labels:
         return result
-    ids = list(canonical)
+    ids = list(labels)
     for code, system_id in ctx.session.execute(select(Concept.code, Concept.code_system_id).where(
             Concept.code_system_id.in_(ids)).order_by(Concept.code_system_id)):
-        result[code].supplements.append(canonical[system_id])
+        result[code].supplements.append(labels[system_id])
     for code, system_id, d in ctx.session.execute(
             select(Concept.code, Concept.code_system_id, Designation)
             .join(Designation, Designation.concept_id == Concept.id)
             .where(Concept.code_system_id.in_(ids)).order_by(Designation.id)):
         result[code].designations.append(DesignationView(d.value, d.language, d.use_system, d.use_code,
-                                                         d.use_display, canonical[system_id]))
+                                                         d.use_display, labels[system_id]))
     for code, p in ctx.session.execute(
             select(Concept.code, ConceptProperty).join(ConceptProperty, ConceptProperty.concept_id == Concept.id)
             .where(Concept.code_system_id.in_(ids)).order_by(ConceptProperty.id)):

@@ -132,7 +132,7 @@ def _forward(ctx: Context, maps: list[ConceptMapVersion], source: str, code: str
 
 def _emit(ctx: Context, cmap: ConceptMapVersion, system: str | None, code: str, display: str | None,
           equivalence: str, comment: str | None, target: str | None, add: Add) -> None:
-    label = f"{cmap.url}|{cmap.version}" if cmap.version else cmap.url
+    label = catalog.canonical(cmap.url, cmap.version)
     if target in (None, system):
         add(TranslationMatch(equivalence, Coding(system, code, display), label, comment))
     if system == ICD10 and target in (None, SKS_DIAGNOSES):
@@ -159,7 +159,7 @@ def _reverse_lookup(ctx: Context, maps: list[ConceptMapVersion], source: str, co
             if target not in (None, row.source_system):
                 continue
             equivalence = _inverse(row.equivalence) if widen == "equivalent" else (widen or row.equivalence)
-            label = f"{cmap.url}|{cmap.version}" if cmap.version else cmap.url
+            label = catalog.canonical(cmap.url, cmap.version)
             add(TranslationMatch(equivalence, Coding(row.source_system, row.source_code, None), label, row.comment))
             found += 1
     return found

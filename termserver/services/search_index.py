@@ -52,7 +52,7 @@ def build_index(ctx: Context) -> SearchIndex:
     for url in urls:
         row = catalog.versions_of(ctx, url)[0]
         snapshot = SystemSnapshot(row.url, row.version, row.title, row.name, row.language, row.case_sensitive,
-                                  supplements=tuple(f"{s.url}|{s.version}" if s.version else s.url
+                                  supplements=tuple(catalog.canonical(s.url, s.version)
                                                     for s in catalog.supplements_of(ctx, row)))
         index.systems[url] = SystemIndex(url, row.version, _sources(ctx, row, mapped.get(url, {}), snapshot))
         index.snapshots[url] = snapshot

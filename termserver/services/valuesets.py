@@ -204,10 +204,6 @@ def _designation_matches(designation: DesignationView, wanted: str) -> bool:
     return designation.use_system == system and designation.use_code == code
 
 
-def _canonical(url: str | None, version: str | None) -> str:
-    return f"{url}|{version}" if version else url or ""
-
-
 def _standards_status(resource: dict[str, Any]) -> str | None:
     return next((e.get("valueCode") for e in resource.get("extension") or []
                  if isinstance(e, dict) and e.get("url") == STANDARDS_STATUS), None)
@@ -307,9 +303,9 @@ class _Evaluator:
             self._source = {**(vs.resource or {}), "status": vs.status}
             standards = _standards_status(vs.resource or {})
             if standards in ("deprecated", "withdrawn"):  # the expanded value set itself (tx.fhir.org warns too)
-                self.status_warnings[(f"warning-{standards}", _canonical(vs.url, vs.version))] = None
+                self.status_warnings[(f"warning-{standards}", catalog.canonical(vs.url, vs.version))] = None
         elif vs.resource:
-            self._note_status(vs.resource, vs.status, _canonical(vs.url, vs.version))
+            self._note_status(vs.resource, vs.status, catalog.canonical(vs.url, vs.version))
         try:
             return self._compose(vs)
         finally:
@@ -422,7 +418,7 @@ class _Evaluator:
                 key = "VS_EXP_IMPORT_UNK_PINNED" if version else "VS_EXP_IMPORT_UNK"
                 raise NotFound(messages.text(key, url, version), status=422, tx_code="not-found",
                                message_id=key) from exc
-            self.used_value_sets[_canonical(imported.url or url, imported.version)] = None
+            self.used_value_sets[catalog.canonical(imported.url or url, imported.version)] = None
             sets.append(self.evaluate(imported))
         system = include.get("system")
         if system:
@@ -494,17 +490,17 @@ class _Evaluator:
                 text = messages.text(key, system, wanted)
             raise UnknownCodeSystem(text, tx_code="not-found", message_id=key) from exc
         self._check_version(system, row)
-        self.used_systems[_canonical(row.url, row.version)] = None
+        self.used_systems[catalog.canonical(row.url, row.version)] = None
         if row.content == "fragment":  # the code system is only part of itself: the expansion may miss codes
-            self.used_fragments[_canonical(row.url, row.version)] = None
+            self.used_fragments[catalog.canonical(row.url, row.version)] = None
             for extension in ({"url": UNCLOSED, "valueBoolean": True},
                               {"url": UNCLOSED_REASON, "valueString": "This extension is based on a fragment of the "
                                                                        f"code system {system}"}):
                 if extension not in self.expansion_extensions:
                     self.expansion_extensions.append(extension)
-        self._note_status(row.extra or {}, row.status, _canonical(row.url, row.version))
+        self._note_status(row.extra or {}, row.status, catalog.canonical(row.url, row.version))
         for supplement in catalog.supplements_of(self.ctx, row):
-            self.used_supplements[_canonical(supplement.url, supplement.version)] = None
+            self.used_supplements[catalog.canonical(supplement.url, supplement.version)] = None
         return row
 
     def _system_part(self, include: dict[str, Any], path: str, split_versions: bool = False) -> dict[Key, _Row]:
@@ -761,7 +757,7 @@ def expand_value_set(ctx: Context, vs: ResolvedValueSet, request: ExpandRequest)
     limit = int(ctx.settings.get("EXPAND_LIMIT", 10000))
     if count is None and total > limit:
         key = "VALUESET_TOO_COSTLY"
-        raise TooCostly(messages.text(key, _canonical(vs.url, vs.version) or "(in request)", f">{limit}")
+        raise TooCostly(messages.text(key, catalog.canonical(vs.url, vs.version) or "(in request)", f">{limit}")
                         + f": it has {total} codes; page it with count and offset, or narrow it with filter",
                         message_id=key)
     if request.offset < 0 or (count is not None and count < 0):
