@@ -379,12 +379,19 @@ def preferred_display(row: CodeSystemVersion, display: str | None, designations:
                       language: str | None) -> str | None:
     """The display to show: a designation in ``language`` (or the system's default language) used as a display,
     else the stored display."""
+    chosen = preferred_designation(row, display, designations, language)
+    return chosen.value if chosen is not None else display
+
+
+def preferred_designation(row: CodeSystemVersion, display: str | None, designations: list[DesignationView],
+                          language: str | None) -> DesignationView | None:
+    """The designation :func:`preferred_display` shows, or None when it shows the stored display."""
     wanted = language or default_language(row)
     if wanted and not (row.language and language_matches(wanted, row.language) and display):
         for designation in designations:
             if language_matches(wanted, designation.language) and designation.use_code in DISPLAY_USES:
-                return designation.value
-    return display
+                return designation
+    return None
 
 
 def count_concepts(ctx: Context, row: CodeSystemVersion) -> int:

@@ -580,13 +580,11 @@ class _Evaluator:
         language asked for, the display is the one a Danish GP is shown for the system everywhere else (``$lookup``,
         the typeahead): a designation in its default language used as a display, else the stored display."""
         if languages is not None and not self.request.display_language:
-            shown = catalog.preferred_display(row, display, designations, None)
-            chosen = next((d for d in designations if d.value == shown), None) if shown != display else None
-            others = list(designations)
+            chosen = catalog.preferred_designation(row, display, designations, None)
+            shown, others = display, list(designations)
             if chosen is not None:  # a designation is shown: the code system's own display becomes one of the others
-                own = [DesignationView(display, row.language, catalog.HL7_TERM_MAINT, "preferredForLanguage",
-                                       "Preferred For Language")] if display else []
-                others = own + [d for d in designations if d is not chosen]
+                own = _own_designation(display, row.language)
+                shown, others = chosen.value, ([own] if own else []) + [d for d in designations if d is not chosen]
         else:
             shown, others = choose_display(row.language, display, designations, languages)
         filters = self.request.designations
@@ -860,6 +858,12 @@ def _nearest_in(system: str, version: str | None, parents: list[str], members: d
     return None
 
 
+def _own_designation(display: str | None, language: str | None) -> DesignationView | None:
+    """The code system's own display as a designation (as ``includeDesignations`` lists it)."""
+    return DesignationView(display, language, catalog.HL7_TERM_MAINT, "preferredForLanguage",
+                           "Preferred For Language") if display else None
+
+
 def choose_display(base_lang: str | None, display: str | None, designations: list[DesignationView],
                    languages: Any) -> tuple[str | None, list[DesignationView]]:
     """The display to show (the best designation for ``languages``, by tx.fhir.org's rules) and the other
@@ -869,8 +873,7 @@ def choose_display(base_lang: str | None, display: str | None, designations: lis
         return display, []
     from termserver.services.validation import Designations, Language as _language
 
-    base = DesignationView(display, base_lang, catalog.HL7_TERM_MAINT, "preferredForLanguage",
-                           "Preferred For Language") if display else None
+    base = _own_designation(display, base_lang)
     every = ([base] if base else []) + designations
     candidates = Designations()
     candidates.base_lang = _language(base_lang) if base_lang else None
