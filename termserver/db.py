@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
+from sqlalchemy import Connection, Engine, create_engine, event, inspect, make_url, text
 from sqlalchemy.orm import DeclarativeBase, sessionmaker, Session
 
 if TYPE_CHECKING:  # alembic is imported when the schema is touched, so `import termserver.db` stays cheap
@@ -60,12 +60,28 @@ def make_engine(url: str, *, query_timeout: float | None = None, **kwargs: Any) 
                 connection.info[_DEADLINE] = time.monotonic() + timeout
 
         return engine
-    if timeout is not None and url.startswith("postgresql"):
+    if url.startswith("postgresql"):
         connect_args = dict(kwargs.pop("connect_args", {}))
-        options = connect_args.get("options", "")
-        connect_args["options"] = f"{options} -c statement_timeout={int(timeout * 1000)}".strip()
+        in_url = make_url(url).query
+        for name, value in POSTGRES_CONNECT_DEFAULTS.items():
+            if name not in in_url:
+                connect_args.setdefault(name, value)
+        if timeout is not None:
+            options = connect_args.get("options", "")
+            connect_args["options"] = f"{options} -c statement_timeout={int(timeout * 1000)}".strip()
         kwargs["connect_args"] = connect_args
     return create_engine(url, pool_pre_ping=True, **kwargs)
+
+
+# libpq settings for a database host that disappears (crashed, partitioned) rather than refusing connections; the
+# URL may set any of them itself (?connect_timeout=3). Without them a new connection waits for the kernel's TCP
+# connect timeout (~2 min) and a query sent on an open connection waits for TCP retransmission to give up (~15 min),
+# so a request hangs until gunicorn kills its worker instead of getting a 503 in seconds.
+POSTGRES_CONNECT_DEFAULTS: dict[str, int] = {
+    "connect_timeout": 5,  # seconds for a new connection
+    "tcp_user_timeout": 10_000,  # ms that sent data may stay unacknowledged before the connection is dropped
+    "keepalives": 1, "keepalives_idle": 30, "keepalives_interval": 10, "keepalives_count": 3,  # idle pool connections
+}
 
 
 _DEADLINE = "termserver.statement_deadline"

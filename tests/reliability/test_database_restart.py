@@ -11,6 +11,7 @@ import glob
 import json
 import os
 import shlex
+import shutil
 import subprocess
 import time
 from pathlib import Path
@@ -142,3 +143,67 @@ def test_requests_fail_cleanly_while_postgresql_is_down_and_recover(cluster: Clu
     for _ in range(3):
         for what, status, _, raw in calls(server):
             assert status == 200, f"{what} after the restart: {status} {raw[:300]!r}"
+
+
+def test_requests_fail_cleanly_when_postgresql_stops_answering(cluster: Cluster, small_database: str) -> None:
+    """The database host stops answering (crashed or cut off: its packets are dropped, nothing is refused). Each
+    request is a 503 OperationOutcome after libpq's connect_timeout / tcp_user_timeout (termserver.db sets both
+    unless the URL does), not a hang until gunicorn kills the worker; once packets flow again, 200 again."""
+    from sqlalchemy import make_url
+
+    from termserver import create_app
+
+    iptables = shutil.which("iptables")
+    if iptables is None or os.geteuid() != 0:
+        pytest.skip("needs root and iptables, to drop the database's packets")
+    url = make_url(small_database)
+    # test-sized limits, set in the URL as an operator may (the defaults are 5 s and 10 s)
+    fast = url.update_query_dict({"connect_timeout": "2", "tcp_user_timeout": "2000"})
+    app = create_app({"DATABASE_URL": fast.render_as_string(hide_password=False), "LOG_LEVEL": "CRITICAL",
+                      "INDEX_CHECK_SECONDS": 0})
+    rule = ["INPUT", "-i", "lo", "-p", "tcp", "--dport", str(url.port or 5432), "-j", "DROP"]
+    try:
+        with served(app) as port:
+            server = LiveServer("127.0.0.1", port)
+            for what, status, _, raw in calls(server):
+                assert status == 200, f"{what} before: {status} {raw[:300]!r}"
+            added = subprocess.run([iptables, "-w", "-I", *rule], capture_output=True, text=True, timeout=30)
+            if added.returncode != 0:
+                pytest.skip(f"iptables cannot add a rule here: {added.stderr.strip()}")
+            try:
+                for what, status, headers, raw in calls(server):  # each within calls()' 30 s client timeout
+                    assert status == 503, f"{what} while unreachable: {status} {raw[:300]!r}"
+                    issue = json.loads(raw)["issue"][0]
+                    assert issue["code"] == "transient", issue
+                    assert int(headers["retry-after"]) > 0
+            finally:
+                subprocess.run([iptables, "-w", "-D", *rule], capture_output=True, timeout=30, check=True)
+            deadline = time.monotonic() + 60
+            while True:
+                answers = calls(server)
+                if all(status == 200 for _, status, _, _ in answers) or time.monotonic() > deadline:
+                    break
+                time.sleep(1)
+            assert [(what, status) for what, status, _, _ in answers] == \
+                [(what, 200) for what, _, _, _ in answers]
+    finally:
+        app.extensions["termserver.engine"].dispose()
+
+
+def test_postgresql_connections_get_the_dead_host_limits(cluster: Cluster, small_database: str) -> None:
+    """Connections made by termserver.db carry the connect/TCP limits unless the URL sets them itself."""
+    from sqlalchemy import make_url
+
+    from termserver.db import POSTGRES_CONNECT_DEFAULTS, make_engine
+
+    own = make_url(small_database).update_query_dict({"connect_timeout": "7"})
+    engine = make_engine(own.render_as_string(hide_password=False), query_timeout=4)
+    try:
+        with engine.connect() as connection:
+            options = {o.keyword.decode(): (o.val or b"").decode()
+                       for o in connection.connection.dbapi_connection.pgconn.info}
+    finally:
+        engine.dispose()
+    expected = {name: str(value) for name, value in POSTGRES_CONNECT_DEFAULTS.items()} | {"connect_timeout": "7"}
+    assert {name: options.get(name) for name in expected} == expected
+    assert "statement_timeout=4000" in options["options"]
