@@ -79,6 +79,7 @@ def gunicorn_server(database_url: str, log_path: Path, worker_class: str = "sync
     if as_served:
         env["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="termserver-metrics-")
         env.pop("TERMSERVER_LOG_LEVEL", None)
+        env["TERMSERVER_LOG_FORMAT"] = "json"  # as the compose file runs it; server_side_latency reads it
     else:
         command[-1:-1] = ["--log-level", "warning"]
         env["TERMSERVER_LOG_LEVEL"] = "WARNING"
@@ -111,6 +112,35 @@ def gunicorn_server(database_url: str, log_path: Path, worker_class: str = "sync
             server.wait(timeout=20)
         if as_served:
             shutil.rmtree(env["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)
+
+
+def server_side_latency(log_path: Path, since: float, until: float) -> dict[str, Any] | None:
+    """Percentiles of the app's own request durations (the JSON access log's ``duration_ms``: from the WSGI call to
+    the body handed to gunicorn) of the requests logged between the epoch times ``since`` and ``until``; None when
+    the log has none."""
+    from datetime import datetime
+
+    durations = []
+    with log_path.open(encoding="utf-8", errors="replace") as log:
+        for line in log:
+            if '"duration_ms"' not in line:
+                continue
+            try:
+                entry = json.loads(line)
+                logged = datetime.fromisoformat(entry["time"]).timestamp()
+            except (ValueError, KeyError, TypeError):
+                continue
+            if since <= logged <= until:
+                durations.append(float(entry["duration_ms"]))
+    if not durations:
+        return None
+    durations.sort()
+
+    def at(share: float) -> float:
+        return durations[min(len(durations) - 1, int(share * len(durations)))]
+
+    return {"requests": len(durations), "p50_ms": at(0.50), "p90_ms": at(0.90), "p99_ms": at(0.99),
+            "max_ms": durations[-1]}
 
 
 def write_figures(figures: dict[str, Any], path: Path | None) -> None:

@@ -16,7 +16,11 @@ it (2 sync workers, ``--preload``), with a baseline measured in the same run.
    20 % ``CodeSystem/$lookup`` and 10 % ``CodeSystem/$validate-code`` (half with the display) of their codes;
 4. runs ``wrk`` at a constant rate (a Lua script paces each thread's requests to a fixed schedule with
    ``clock_gettime``, as wrk2 does; wrk counts latency from the actual send): an untimed warm-up, the baseline
-   (``GET /fhir/metadata`` at the same rate and duration), then the mix.
+   (``GET /fhir/metadata`` at the same rate and duration), then the mix. One wrk thread by default (``--threads``):
+   the load generator shares the cores with the server, and each extra thread competes with the workers (with 2
+   threads the mix's p99 was ~10× higher while the app's own times were unchanged; bench/RESULTS.md);
+5. reads the app's own time per request of the mix (``duration_ms`` of its JSON access log) as a second view of
+   where the time goes: what wrk sees beyond it is queueing, the network stack and the load generator.
 
 Prints the achieved rate, p50/p99/max latency and errors (socket errors + non-2xx answers) of both, the ratio of
 the mix to the baseline, and the goal "0 errors, p99 ≤ 20 ms at 1,000 RPS" as PASS/MISS. The load generator shares
@@ -34,12 +38,13 @@ import platform
 import random
 import shutil
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlencode
 
 from common import (REPO, WRK_REPORT_LUA, default_release_dir, gunicorn_server, load_database,  # noqa: E402
-                    lua_string, write_figures)
+                    lua_string, server_side_latency, write_figures)
 from common import run_wrk as common_run_wrk  # noqa: E402
 
 GOAL_RPS = 1000.0
@@ -170,8 +175,7 @@ def draw_mix(urls: dict[str, list[str]], size: int, seed: int = 2026) -> list[st
 
 
 def run_wrk(port: int, paths: list[str], rate: float, seconds: int, connections: int, scratch: Path,
-            name: str) -> dict[str, Any]:
-    threads = 2
+            name: str, threads: int) -> dict[str, Any]:
     script = scratch / f"{name}.lua"
     script.write_text(WRK_LUA % {"paths": ", ".join(lua_string(p) for p in paths), "rate": rate,
                                  "threads": threads} + WRK_REPORT_LUA, encoding="utf-8")
@@ -209,6 +213,9 @@ def main() -> None:
     parser.add_argument("--duration", type=int, default=60)
     parser.add_argument("--warmup", type=int, default=10)
     parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--threads", type=int, default=1,
+                        help="wrk threads (default 1: on a machine shared with the server every thread competes with "
+                             "its workers for the cores; 1 sustains the rate)")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     if shutil.which("wrk") is None:
@@ -225,12 +232,19 @@ def main() -> None:
             mix = draw_mix(urls, MIX_SIZE)
             print(f"mix of {len(mix)} URLs from {', '.join(f'{len(v)} {k}' for k, v in urls.items())} "
                   f"(dropped, not 200: {dropped})")
-            run_wrk(port, mix, args.rate, args.warmup, args.connections, scratch, "warmup")
+            run_wrk(port, mix, args.rate, args.warmup, args.connections, scratch, "warmup", args.threads)
             baseline = run_wrk(port, ["/fhir/metadata"], args.rate, args.duration, args.connections, scratch,
-                               "baseline")
-            measured = run_wrk(port, mix, args.rate, args.duration, args.connections, scratch, "mix")
+                               "baseline", args.threads)
+            started = time.time()
+            measured = run_wrk(port, mix, args.rate, args.duration, args.connections, scratch, "mix", args.threads)
+            finished = time.time()
+        server_side = server_side_latency(scratch / "gunicorn.log", started + 1, finished - 1)
     print(line("baseline", baseline))
     print(line("mix", measured))
+    if server_side:
+        print(f"mix, the app's own time per request (access log, {server_side['requests']} requests): "
+              f"p50 {server_side['p50_ms']:.2f} ms  p90 {server_side['p90_ms']:.2f} ms  "
+              f"p99 {server_side['p99_ms']:.2f} ms  max {server_side['max_ms']:.2f} ms")
     ratio = {"p50": round(measured["p50_ms"] / baseline["p50_ms"], 2) if baseline["p50_ms"] else None,
              "p99": round(measured["p99_ms"] / baseline["p99_ms"], 2) if baseline["p99_ms"] else None}
     print(f"mix / baseline: p50 ×{ratio['p50']}, p99 ×{ratio['p99']}")
@@ -239,7 +253,7 @@ def main() -> None:
           f"{'PASS' if passed and args.rate >= GOAL_RPS else 'MISS'} ({measured['errors']} errors, "
           f"p99 {measured['p99_ms']:.2f} ms at {measured['rps']:.0f} RPS)")
     write_figures({"store": store, "machine": machine(), "rate": args.rate, "duration_s": args.duration,
-                   "connections": args.connections, "mix": dict(MIX), "dropped_urls": dropped,
+                   "connections": args.connections, "wrk_threads": args.threads, "server_side": server_side, "mix": dict(MIX), "dropped_urls": dropped,
                    "baseline": baseline, "mix_result": measured, "ratio": ratio,
                    "goal": "PASS" if passed and args.rate >= GOAL_RPS else "MISS"}, args.json)
 
