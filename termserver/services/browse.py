@@ -157,8 +157,8 @@ def titles_of(ctx: Context, url: str, codes: list[str]) -> dict[str, str | None]
         row = catalog.resolve_system(ctx, url)
     except UnknownCodeSystem:
         return {}
-    snapshot = ctx.search.snapshots.get(row.url) if ctx.search is not None else None
-    if snapshot is not None and snapshot.version == row.version:
+    snapshot = catalog.snapshot_of(ctx, row.url, row.version)
+    if snapshot is not None:
         found = {code: snapshot.concepts.get(code) for code in codes}
         return {code: catalog.preferred_display(row, c.display, c.designations, PAGE_LANGUAGE)
                 for code, c in found.items() if c is not None}

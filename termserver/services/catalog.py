@@ -44,6 +44,18 @@ class Context:
         return object_session(row) or self.session
 
 
+def snapshot_of(ctx: Context, system: str | None, version: str | None = None) -> Any:
+    """The in-memory snapshot (``services.snapshot.SystemSnapshot``) of ``system`` (any alias) when it is the version
+    asked for (the newest, or that same version) and the context has one (not when a request brings code systems or
+    supplements of its own: then the context has no index); else None."""
+    if ctx.search is None or not system:
+        return None
+    snapshot = ctx.search.snapshots.get(ctx.aliases.canonical(system))
+    if snapshot is None or (version and version != snapshot.version):
+        return None
+    return snapshot
+
+
 def canonical(url: str | None, version: str | None) -> str:
     """``url|version``, or the bare url of an unversioned resource."""
     return f"{url}|{version}" if version else url or ""

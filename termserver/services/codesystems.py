@@ -31,7 +31,7 @@ def lookup_code(ctx: Context, request: LookupRequest) -> LookupResult:
     :raises UnknownCodeSystem: when the system or version is not loaded.
     :raises NotFound: when the code is not in the system.
     """
-    snapshot = _snapshot_for(ctx, request.system, request.version)
+    snapshot = catalog.snapshot_of(ctx, request.system, request.version)
     if snapshot is not None:
         found = snapshot.find(request.code)
         if found is None:
@@ -84,17 +84,6 @@ def lookup_code(ctx: Context, request: LookupRequest) -> LookupResult:
             value = (prop.type, prop.value)
         result.properties.append((prop.code, value, None))
     return result
-
-
-def _snapshot_for(ctx: Context, system: str, version: str | None) -> Any:
-    """The in-memory snapshot of ``system`` when it is the version asked for (the newest, or the same version)
-    and the request brings no version or supplement of its own (then the context has no index); else None."""
-    if ctx.search is None or not system:
-        return None
-    snapshot = ctx.search.snapshots.get(ctx.aliases.canonical(system))
-    if snapshot is None or (version and version != snapshot.version):
-        return None
-    return snapshot
 
 
 def validate_coding(ctx: Context, coding: Coding, *, display_language: str | None = None,

@@ -198,7 +198,7 @@ def _code_form(ctx: Context, source: str, code: str, add: Add) -> None:
 
 def _exists(ctx: Context, system: str, code: str) -> bool:
     """Whether the newest version of ``system`` has ``code`` (from its in-memory snapshot when there is one)."""
-    snapshot = ctx.search.snapshots.get(ctx.aliases.canonical(system)) if ctx.search is not None else None
+    snapshot = catalog.snapshot_of(ctx, system)
     if snapshot is not None:
         return snapshot.find(code) is not None
     try:
@@ -222,10 +222,8 @@ def _fill_displays(ctx: Context, matches: list[TranslationMatch]) -> None:
         row = rows[system]
         if row is None:
             continue
-        # the in-memory snapshot of the newest version holds the same display (the context has no index when the
-        # request brings code systems or supplements of its own)
-        snapshot = ctx.search.snapshots.get(row.url) if ctx.search is not None else None
-        if snapshot is not None and snapshot.version == row.version:
+        snapshot = catalog.snapshot_of(ctx, row.url, row.version)  # the newest version's: the same display
+        if snapshot is not None:
             found = snapshot.find(match.target.code or "")
             if found is not None:
                 match.target.display = found.shown

@@ -90,8 +90,8 @@ def resolve_value_set(ctx: Context, url: str | None, version: str | None = None,
     version = version or pipe_version or None
     if IMPLICIT in url:
         system, _, rest = url.partition(IMPLICIT)
-        snapshot = ctx.search.snapshots.get(ctx.aliases.canonical(system)) if ctx.search is not None else None
-        row: Any = snapshot if snapshot is not None and not version else catalog.resolve_system(ctx, system, version)
+        snapshot = catalog.snapshot_of(ctx, system) if not version else None
+        row: Any = snapshot if snapshot is not None else catalog.resolve_system(ctx, system, version)
         include: dict[str, Any] = {"system": system}
         if rest.startswith("=isa/"):
             include["filter"] = [{"property": "concept", "op": "is-a", "value": rest[len("=isa/"):]}]
