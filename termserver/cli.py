@@ -112,6 +112,7 @@ def serve(host: str, port: int, workers: int, database_url: str | None) -> None:
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="termserver-metrics-")
     # no gunicorn access log: the app logs every request itself, with its request id and operation
     args = [sys.executable, "-m", "gunicorn", "--bind", f"{host}:{port}", "--workers", str(workers),
+            "--logger-class", "termserver.gunicorn_logging.Logger",  # gunicorn's lines as JSON when the app's are
             "--preload", "termserver.wsgi:app"]
     os.execv(sys.executable, args)
 
